@@ -1,0 +1,112 @@
+"""Reading and parsing one file, and the position bookkeeping of its source.
+
+Analysis runs on the standard library's ``ast`` (10x faster than libcst). ``ast``
+columns are UTF-8 byte offsets; :class:`ParsedModule` converts them to code
+points so spans are right on lines with non-ASCII text.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..diagnostics import Diagnostic, Position, Severity, Span
+from ..model import SourceFile
+
+SYNTAX_ERROR = "FC900"
+FILE_UNREADABLE = "FC902"
+
+
+@dataclass(slots=True)
+class ParsedModule:
+    """A parsed file plus the helpers every analysis pass needs."""
+
+    source: SourceFile
+    tree: ast.Module
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return self.source.path
+
+    @property
+    def name(self) -> str:
+        return self.source.module
+
+    def position(self, line: int, byte_column: int) -> Position:
+        """Convert an ``ast`` (line, UTF-8 byte column) to a code-point position."""
+        if 1 <= line <= len(self.lines):
+            text = self.lines[line - 1]
+            if not text.isascii():
+                byte_column = len(text.encode("utf-8")[:byte_column].decode("utf-8", errors="ignore"))
+        return Position(line, byte_column)
+
+    def span(self, node: ast.AST) -> Span:
+        start = self.position(node.lineno, node.col_offset)  # type: ignore[attr-defined]
+        end_line = getattr(node, "end_lineno", None) or node.lineno  # type: ignore[attr-defined]
+        end_col = getattr(node, "end_col_offset", None)
+        end = self.position(end_line, end_col) if end_col is not None else start
+        return Span(self.path, start, end)
+
+    def name_span(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> Span:
+        """The span of the defined name in ``def name`` / ``class name``."""
+        keyword = "class" if isinstance(node, ast.ClassDef) else "def"
+        line = self.lines[node.lineno - 1] if node.lineno <= len(self.lines) else ""
+        column = line.find(f"{keyword} ", self.position(node.lineno, node.col_offset).column)
+        if column < 0:
+            return self.span(node)
+        column = line.find(node.name, column + len(keyword))
+        start = Position(node.lineno, column)
+        return Span(self.path, start, Position(node.lineno, column + len(node.name)))
+
+
+def read_source(root: Path, file: Path, module: str, is_package: bool) -> SourceFile | Diagnostic:
+    """Read ``file`` as UTF-8 (PEP 263 cookies honoured); unreadable files become FC902."""
+    relative = file.relative_to(root).as_posix()
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        return _unreadable(relative, f"cannot be read: {error.strerror or error}")
+    if b"\0" in data:
+        return _unreadable(relative, "is a binary file, not Python source")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        text = data.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as error:
+        return _unreadable(relative, f"is not valid text in its declared encoding: {error}")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return SourceFile(relative, module, text, is_package)
+
+
+def _unreadable(path: str, reason: str) -> Diagnostic:
+    start = Position(1, 0)
+    return Diagnostic(
+        FILE_UNREADABLE, f"`{path}` {reason}", Span(path, start, start), Severity.ERROR
+    )
+
+
+def parse_module(source: SourceFile) -> ParsedModule | Diagnostic:
+    """Parse ``source``; a syntax error becomes an FC900 diagnostic at its position."""
+    try:
+        tree = ast.parse(source.text, filename=source.path, type_comments=False)
+    except SyntaxError as error:
+        line = error.lineno or 1
+        column = max((error.offset or 1) - 1, 0)  # ``offset`` is 1-based, in code points
+        start = Position(line, column)
+        message = error.msg[:1].upper() + error.msg[1:] if error.msg else "Invalid syntax"
+        return Diagnostic(
+            SYNTAX_ERROR,
+            f"Syntax error: {message}",
+            Span(source.path, start, start),
+            Severity.ERROR,
+        )
+    except (ValueError, RecursionError, MemoryError) as error:
+        start = Position(1, 0)
+        return Diagnostic(
+            SYNTAX_ERROR, f"Cannot parse this file: {error}", Span(source.path, start, start)
+        )
+    return ParsedModule(source, tree, source.text.splitlines())

@@ -1,0 +1,195 @@
+"""The whole front end: files in, :class:`~flashc.model.ProjectModel` out.
+
+Parsing is the expensive step, so a file is parsed only when it can matter: a
+module is searched for endpoints when it mentions a flash SDK module or imports
+(transitively) a project module that does; any other module is parsed lazily,
+the first time a configuration refers to one of its names.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from flashc_runtime.sdk import tables
+
+from ..config import Config
+from ..diagnostics import Diagnostic
+from ..discovery import iter_source_files, module_name
+from ..model import EndpointFunction, ModuleSummary, ProjectModel, Route, SourceFile
+from . import body
+from .discover import Target, discover
+from .evaluate import Evaluator, ModuleScope
+from .parse import ParsedModule, parse_module, read_source
+from .resolve import group_targets, resolve_group
+from .symbols import collect_bindings, resolve_relative
+
+_SDK_MENTION = re.compile(r"\b(?:%s)\b" % "|".join(tables.SDK_MODULES))
+_FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\(?([\w ,\t]*)", re.MULTILINE)
+_IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w., \t]+)", re.MULTILINE)
+
+
+class ModuleScopes(Mapping[str, ModuleScope]):
+    """Module name -> parsed scope, parsing each file on first use."""
+
+    def __init__(self, sources: dict[str, SourceFile]) -> None:
+        self._sources = sources
+        self._scopes: dict[str, ModuleScope | None] = {}
+        self.diagnostics: list[Diagnostic] = []
+
+    def __getitem__(self, name: str) -> ModuleScope:
+        if name not in self._scopes:
+            self._scopes[name] = self._parse(self._sources[name])
+        scope = self._scopes[name]
+        if scope is None:
+            raise KeyError(name)
+        return scope
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._sources
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+    def parsed(self, name: str) -> bool:
+        return self._scopes.get(name) is not None
+
+    def _parse(self, source: SourceFile) -> ModuleScope | None:
+        parsed = parse_module(source)
+        if isinstance(parsed, Diagnostic):
+            self.diagnostics.append(parsed)
+            return None
+        collector = collect_bindings(parsed.tree, source.module, source.is_package)
+        return ModuleScope(parsed, collector.bindings, tuple(collector.star_imports))
+
+
+def analyse_project(root: Path, config: Config) -> ProjectModel:
+    diagnostics: list[Diagnostic] = []
+    sources: dict[str, SourceFile] = {}
+    for file in iter_source_files(root, config):
+        name, is_package = module_name(file.relative_to(root))
+        source = read_source(root, file, name, is_package)
+        if isinstance(source, Diagnostic):
+            diagnostics.append(source)
+        elif name and name not in sources:
+            sources[name] = source
+    return analyse_sources(root, config, sources, diagnostics)
+
+
+def analyse_sources(root: Path, config: Config, sources: dict[str, SourceFile], diagnostics: list[Diagnostic]) -> ProjectModel:
+    scopes = ModuleScopes(sources)
+    evaluator = Evaluator(scopes, _package_names(sources))
+    candidates = _candidate_modules(sources)
+    targets: list[Target] = []
+    for name in sorted(candidates):
+        scope = scopes.get(name)
+        if scope is None:
+            continue
+        found, problems = discover(scope, evaluator)
+        targets.extend(found)
+        diagnostics.extend(problems)
+
+    endpoint_names = {(t.scope.parsed.name, t.node.name) for t in targets}
+
+    def build_function(target: Target, routes: tuple[Route, ...], local: bool) -> EndpointFunction:
+        return _endpoint_function(target, routes, local, endpoint_names, evaluator.is_local_module)
+
+    python_version = config.python_version or tables.DEFAULT_PYTHON_VERSION
+    groups = group_targets(targets, diagnostics)
+    endpoints = [resolve_group(group, build_function, python_version) for group in groups]
+    endpoints.sort(key=lambda e: (e.path, e.config_span.start, e.name or ""))
+    diagnostics.extend(scopes.diagnostics)
+    counts: dict[str, int] = {}
+    for endpoint in endpoints:
+        for function in endpoint.functions:
+            counts[function.module] = counts.get(function.module, 0) + 1
+    modules = tuple(
+        ModuleSummary(s.path, s.module, counts.get(s.module, 0), skipped=s.module not in candidates)
+        for s in sorted(sources.values(), key=lambda s: s.path)
+    )
+    return ProjectModel(
+        root=root,
+        name=config.app or root.name,
+        config=config,
+        modules=modules,
+        endpoints=tuple(endpoints),
+        diagnostics=tuple(sorted(set(diagnostics), key=Diagnostic.sort_key)),
+    )
+
+
+def _package_names(sources: Mapping[str, SourceFile]) -> frozenset[str]:
+    """Every project module and every package prefix of one (``a.b.c`` -> ``a``, ``a.b``, ``a.b.c``)."""
+    names: set[str] = set()
+    for module in sources:
+        parts = module.split(".")
+        names.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return frozenset(names)
+
+
+def _candidate_modules(sources: Mapping[str, SourceFile]) -> set[str]:
+    """Modules that mention the SDK, or import (transitively) a project module that does."""
+    imports = {name: _imported_modules(source) for name, source in sources.items()}
+    candidates = {name for name, source in sources.items() if _SDK_MENTION.search(source.text)}
+    changed = True
+    while changed:
+        changed = False
+        for name, imported in imports.items():
+            if name not in candidates and imported & candidates:
+                candidates.add(name)
+                changed = True
+    return candidates
+
+
+def _imported_modules(source: SourceFile) -> set[str]:
+    """Project-relative guesses of what ``source`` imports (a cheap textual scan)."""
+    found: set[str] = set()
+    for dots, module, names in _FROM_IMPORT.findall(source.text):
+        base = resolve_relative(source.module, source.is_package, len(dots), module or None)
+        if base:
+            found.add(base)
+        for name in re.split(r"[\s,]+", names):
+            if name and name != "as":
+                found.add(f"{base}.{name}" if base else name)
+    for group in _IMPORT.findall(source.text):
+        for part in group.split(","):
+            module = part.strip().split(" ")[0]
+            if module:
+                found.add(module)
+    return found
+
+
+def _endpoint_function(
+    target: Target,
+    routes: tuple[Route, ...],
+    local: bool,
+    endpoint_names: set[tuple[str, str]],
+    is_local_module,
+) -> EndpointFunction:
+    node, scope = target.node, target.scope
+    parsed: ParsedModule = scope.parsed
+    is_class = isinstance(node, ast.ClassDef)
+    methods = body.public_methods(scope, node) if is_class else ()
+    return EndpointFunction(
+        name=node.name,
+        module=parsed.name,
+        path=parsed.path,
+        span=parsed.name_span(node),
+        decorator_span=target.declarations[0].span,
+        is_async=any(m.is_async for m in methods) if is_class else isinstance(node, ast.AsyncFunctionDef),
+        is_class=is_class,
+        parameters=() if is_class else body.parameters(node),  # type: ignore[arg-type]
+        methods=methods,
+        docstring=ast.get_docstring(node),
+        routes=routes,
+        local=local,
+        enclosing_function=target.enclosing_function,
+        body_imports=body.body_imports(scope, node, is_local_module),
+        endpoint_calls=body.endpoint_calls(
+            scope, node, lambda m, n: (m, n) in endpoint_names, (parsed.name, node.name)
+        ),
+    )

@@ -1,0 +1,371 @@
+"""Grouping declarations into endpoints and resolving each endpoint's configuration.
+
+runpod-flash's model: functions that share one configuration object form one
+endpoint ("resource"). ``@remote(cfg)`` functions sharing ``cfg`` are one
+endpoint; each ``@Endpoint(...)`` is one; all routes of one ``api = Endpoint(...)``
+are one load-balanced endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flashc_runtime.sdk import tables
+
+from ..diagnostics import Diagnostic, Severity, Span
+from ..model import Compute, Endpoint, EndpointFunction, EndpointKind, Route, Spelling, Unresolved
+from .discover import Declaration, Target
+from .evaluate import Invalid, Known, RouteDecorator, SdkCall, Unknown, Value
+from .settings import (
+    CONFIG_REQUIRED_MISSING,
+    CONFIG_VALUE_INVALID,
+    _UNSET,
+    SettingsBuilder,
+    argument,
+    common_checks,
+    default_gpu_settings,
+    template,
+    volumes,
+)
+
+LB_ROUTE_INCOMPLETE = "FC301"
+LB_PATH_INVALID = "FC302"
+LB_METHOD_INVALID = "FC303"
+LB_ROUTE_DUPLICATE = "FC304"
+LB_PATH_RESERVED = "FC305"
+ROUTE_ON_QUEUE_ENDPOINT = "FC306"
+
+
+@dataclass
+class Group:
+    """The declarations that share one configuration object."""
+
+    spelling: Spelling
+    config: SdkCall | None
+    """``Endpoint(...)`` or the resource-class call; None when it cannot be resolved."""
+    config_span: Span
+    config_variable: str | None
+    members: list[tuple[Target, list[Declaration]]] = field(default_factory=list)
+    unresolved_config: Unknown | Invalid | None = None
+
+
+def group_targets(targets: list[Target], problems: list[Diagnostic]) -> list[Group]:
+    groups: dict[int, Group] = {}
+    for target in targets:
+        first = target.declarations[0]
+        key, group = _group_for(first)
+        group = groups.setdefault(key, group)
+        same = [d for d in target.declarations if _group_for(d)[0] == key]
+        for other in target.declarations:
+            if _group_for(other)[0] != key:
+                problems.append(
+                    Diagnostic(
+                        CONFIG_VALUE_INVALID,
+                        f"`{target.node.name}` is declared for more than one endpoint; only the first declaration applies",
+                        other.span,
+                    )
+                )
+        group.members.append((target, same))
+    return list(groups.values())
+
+
+def _group_for(declaration: Declaration) -> tuple[int, Group]:
+    decorator = declaration.decorator
+    if isinstance(decorator, RouteDecorator):
+        endpoint = decorator.endpoint
+        return id(endpoint), Group(Spelling.ROUTES, endpoint, endpoint.span, declaration.config_variable)
+    if decorator.callee == "Endpoint":
+        return id(decorator), Group(Spelling.ENDPOINT, decorator, decorator.span, declaration.config_variable)
+    resource = _remote_resource(decorator)
+    if isinstance(resource, Known) and isinstance(resource.value, SdkCall) and resource.value.callee in tables.RESOURCE_CLASSES:
+        config = resource.value
+        return id(config), Group(Spelling.REMOTE, config, config.span, declaration.config_variable)
+    group = Group(Spelling.REMOTE, None, declaration.span, declaration.config_variable)
+    if isinstance(resource, (Unknown, Invalid)):
+        group.unresolved_config = resource
+    elif isinstance(resource, Known):
+        group.unresolved_config = Invalid(
+            "`resource_config` must be one of the resource classes "
+            f"({', '.join(tables.RESOURCE_CLASSES)})",
+            resource.span,
+        )
+    return id(decorator), group
+
+
+def _remote_resource(call: SdkCall) -> Value | None:
+    if call.positional:
+        return call.positional[0]
+    keyword = call.keyword("resource_config")
+    return keyword.value if keyword is not None else None
+
+
+FunctionBuilder = Callable[[Target, tuple[Route, ...], bool], EndpointFunction]
+
+
+def resolve_group(group: Group, build_function: FunctionBuilder, python_version: str) -> Endpoint:
+    builder = SettingsBuilder(group.config_span)
+    if group.spelling is Spelling.REMOTE:
+        return _resolve_remote(group, builder, build_function, python_version)
+    return _resolve_endpoint(group, builder, build_function, python_version)
+
+
+# --- @Endpoint / api = Endpoint(...) --------------------------------------------------------
+
+
+def _resolve_endpoint(group: Group, builder: SettingsBuilder, build_function: FunctionBuilder, python_version: str) -> Endpoint:
+    call = group.config
+    assert call is not None
+    load_balanced = group.spelling is Spelling.ROUTES
+    bound = tables.bind_arguments(tables.ENDPOINT, call.positional, [(k.name, k.value) for k in call.keywords])
+    builder.binding_errors(bound.errors, call)
+    given = {name for name in bound.arguments}
+    functions = _functions(group, builder, build_function, load_balanced)
+    for param in tables.ENDPOINT.params:
+        value, span = argument(call, bound.arguments, param.name)
+        if param.name == "volume" and value is not _UNSET:
+            volumes(builder, value, span, "volume")
+        elif param.name == "template" and value is not _UNSET:
+            template(builder, value, span, "template")
+        elif value is not _UNSET:
+            builder.add(param.name, value, span)
+        elif param.name == "name" and not load_balanced and len(functions) == 1:
+            builder.add("name", functions[0].name, None)
+        elif param.name == "scaler_type":
+            builder.add("scaler_type", "REQUEST_COUNT" if load_balanced else "QUEUE_DELAY", None)
+        elif param.name == "workers" or param.default is not None:
+            builder.add(param.name, param.default, None)
+    cpu = "cpu" in given
+    builder.check(lambda: _exclusive(given, "gpu", "cpu"), "cpu")
+    builder.check(lambda: _exclusive(given, "id", "image"), "image")
+    if "image" in given and builder.is_unset("name") and "id" not in given:
+        builder.problem(CONFIG_REQUIRED_MISSING, "`image=` needs `name=` or `id=`", builder.settings["image"].span or call.span)
+    if load_balanced and "name" not in given:
+        builder.problem(CONFIG_REQUIRED_MISSING, "Load-balanced endpoints need a name: `Endpoint(name=...)`", call.span)
+    if not cpu and "id" not in given:
+        default_gpu_settings(builder)
+    if load_balanced and isinstance(builder.resolved("max_concurrency"), int) and builder.resolved("max_concurrency") > 1:
+        builder.problem(
+            CONFIG_VALUE_INVALID,
+            "`max_concurrency` applies to queue-based endpoints only; load-balanced endpoints ignore it",
+            builder.settings["max_concurrency"].span or call.span,
+            Severity.WARNING,
+        )
+    resource = tables.resource_class_for(load_balanced=load_balanced, cpu=cpu)
+    if "image" not in given:
+        builder.add("image", tables.default_image(resource.image_type, python_version), None)
+    common_checks(builder, load_balanced=load_balanced, cpu=cpu)
+    return _endpoint(group, builder, functions, resource, load_balanced, cpu)
+
+
+def _exclusive(given: set[str], first: str, second: str) -> None:
+    from flashc_runtime.sdk.validation import check_exclusive
+
+    check_exclusive(**{first: True if first in given else None, second: True if second in given else None})
+
+
+# --- @remote(resource_config, ...) -----------------------------------------------------------
+
+
+def _resolve_remote(group: Group, builder: SettingsBuilder, build_function: FunctionBuilder, python_version: str) -> Endpoint:
+    call = group.config
+    if call is None:
+        reason = group.unresolved_config
+        assert reason is not None
+        code = "FC322" if isinstance(reason, Unknown) else CONFIG_VALUE_INVALID
+        builder.problem(code, f"The endpoint configuration cannot be resolved statically: {reason.reason}", reason.span,
+                        Severity.WARNING if isinstance(reason, Unknown) else Severity.ERROR)
+        builder.settings["name"] = _unresolved_name(reason)
+        functions = _functions(group, builder, build_function, False)
+        resource = tables.RESOURCE_CLASSES["LiveServerless"]
+        return _endpoint(group, builder, functions, resource, False, False)
+    resource = tables.RESOURCE_CLASSES[call.callee]
+    signature = resource.signature
+    bound = tables.bind_arguments(signature, call.positional, [(k.name, k.value) for k in call.keywords])
+    builder.binding_errors(bound.errors, call)
+    for param in signature.params:
+        key = tables.RESOURCE_FIELD_TO_SETTING[param.name]
+        value, span = argument(call, bound.arguments, param.name)
+        if param.name in ("workersMin", "workersMax", "type"):
+            continue
+        if param.name in ("networkVolume", "networkVolumes"):
+            if value is not _UNSET:
+                volumes(builder, value, span, param.name)
+            continue
+        if param.name == "template":
+            if value is not _UNSET:
+                template(builder, value, span, param.name)
+            continue
+        if value is not _UNSET:
+            builder.add(key, value, span, param.name)
+        elif param.default is not None and param.default != "":
+            builder.add(key, param.default, None, param.name)
+    _workers(builder, call, bound.arguments)
+    if resource.live and builder.is_unset("image"):
+        version = builder.resolved("python_version") or python_version
+        builder.add("image", tables.default_image(resource.image_type, str(version)), None)
+    if not resource.live and builder.is_unset("image") and builder.is_unset("template") and builder.is_unset("template_id"):
+        builder.problem(
+            CONFIG_REQUIRED_MISSING,
+            f"`{resource.name}` needs `imageName`, `template` or `templateId` (or use `Live{resource.name.removesuffix('Endpoint').removesuffix('SlsResource')}`-style live classes)",
+            call.span,
+        )
+    functions = _functions(group, builder, build_function, resource.load_balanced)
+    common_checks(builder, load_balanced=resource.load_balanced, cpu=resource.cpu)
+    return _endpoint(group, builder, functions, resource, resource.load_balanced, resource.cpu)
+
+
+def _workers(builder: SettingsBuilder, call: SdkCall, bound: dict[str, Value]) -> None:
+    low, low_span = argument(call, bound, "workersMin")
+    high, high_span = argument(call, bound, "workersMax")
+    for value, span, label in ((low, low_span, "workersMin"), (high, high_span, "workersMax")):
+        if isinstance(value, (Unknown, Invalid)):
+            builder.add("workers", value, span, label)
+            return
+    given = low is not _UNSET or high is not _UNSET
+    low_value = low.value if isinstance(low, Known) else tables.DEFAULT_WORKERS_MIN
+    high_value = high.value if isinstance(high, Known) else tables.DEFAULT_WORKERS_MAX
+    span = low_span or high_span
+    pair = Known((low_value, high_value), span) if given and span is not None else (low_value, high_value)
+    builder.add("workers", pair, span, "workersMin/workersMax")
+
+
+def _unresolved_name(reason: Unknown | Invalid):  # -> Setting
+    from ..model import Setting
+
+    return Setting("name", None, "argument", reason.span, Unresolved(reason.reason, reason.span))
+
+
+# --- functions and routes ----------------------------------------------------------------------
+
+
+def _functions(group: Group, builder: SettingsBuilder, build_function: FunctionBuilder, load_balanced: bool) -> list[EndpointFunction]:
+    functions: list[EndpointFunction] = []
+    seen_routes: dict[tuple[str, str], str] = {}
+    dependencies: list[str] = []
+    system_dependencies: list[str] = []
+    for target, declarations in group.members:
+        routes: list[Route] = []
+        local = False
+        for declaration in declarations:
+            decorator = declaration.decorator
+            if isinstance(decorator, RouteDecorator):
+                routes.append(_route(builder, decorator.method, decorator.path, declaration.span, True))
+            elif decorator.callee == "remote":
+                local = _remote_arguments(builder, decorator, declaration, load_balanced, routes, dependencies, system_dependencies) or local
+        for route in routes:
+            if route.method and route.path:
+                key = (route.method, route.path)
+                if key in seen_routes:
+                    builder.problem(LB_ROUTE_DUPLICATE, f"Route `{route.method} {route.path}` is already served by `{seen_routes[key]}`", route.span)
+                else:
+                    seen_routes[key] = target.node.name
+        functions.append(build_function(target, tuple(routes), local))
+    if group.spelling is Spelling.REMOTE:
+        builder.settings.pop("dependencies", None)
+        builder.values["dependencies"] = tuple(dict.fromkeys(dependencies))
+        builder.values["system_dependencies"] = tuple(dict.fromkeys(system_dependencies))
+    return functions
+
+
+def _remote_arguments(
+    builder: SettingsBuilder,
+    call: SdkCall,
+    declaration: Declaration,
+    load_balanced: bool,
+    routes: list[Route],
+    dependencies: list[str],
+    system_dependencies: list[str],
+) -> bool:
+    """Bind one ``remote(...)`` call's own arguments; returns its ``local`` flag."""
+    bound = tables.bind_arguments(tables.REMOTE, call.positional, [(k.name, k.value) for k in call.keywords])
+    builder.binding_errors(bound.errors, call)
+    for key, sink in (("dependencies", dependencies), ("system_dependencies", system_dependencies)):
+        value, span = argument(call, bound.arguments, key)
+        if value is not _UNSET:
+            builder.add(key, value, span)
+            resolved = builder.values.get(key)
+            if isinstance(resolved, tuple):
+                sink.extend(resolved)
+    for key in ("accelerate_downloads",):
+        value, span = argument(call, bound.arguments, key)
+        if value is not _UNSET:
+            builder.add(key, value, span)
+    local_value, local_span = argument(call, bound.arguments, "local")
+    local = isinstance(local_value, Known) and local_value.value is True
+    method, method_span = argument(call, bound.arguments, "method")
+    path, path_span = argument(call, bound.arguments, "path")
+    has_route = method is not _UNSET or path is not _UNSET
+    if load_balanced:
+        if method is _UNSET or path is _UNSET:
+            missing = "method" if method is _UNSET else "path"
+            builder.problem(LB_ROUTE_INCOMPLETE, f"Load-balanced endpoints need `method=` and `path=` on `@remote`; `{missing}` is missing", declaration.span)
+        else:
+            routes.append(_route(builder, method, path, declaration.span, False, method_span))
+    elif has_route:
+        builder.problem(
+            ROUTE_ON_QUEUE_ENDPOINT,
+            "`method`/`path` are ignored on a queue-based resource; use a load-balancer class to serve routes",
+            method_span or path_span or declaration.span,
+            Severity.WARNING,
+        )
+    return local
+
+
+def _route(builder: SettingsBuilder, method: object, path: Value, span: Span, case_insensitive: bool, method_span: Span | None = None) -> Route:
+    method_value = method.value if isinstance(method, Known) else method
+    if isinstance(method, (Unknown, Invalid)):
+        builder.problem("FC322", f"The route method cannot be resolved statically: {method.reason}", method.span, Severity.WARNING)
+        return Route(None, None, span, Unresolved(method.reason, method.span))
+    if isinstance(path, (Unknown, Invalid)):
+        builder.problem("FC322" if isinstance(path, Unknown) else LB_PATH_INVALID,
+                        f"The route path cannot be resolved statically: {path.reason}", path.span,
+                        Severity.WARNING if isinstance(path, Unknown) else Severity.ERROR)
+        return Route(str(method_value).upper() if isinstance(method_value, str) else None, None, span, Unresolved(path.reason, path.span))
+    path_value = path.value if isinstance(path, Known) else None
+    checked_method = method_value.upper() if case_insensitive and isinstance(method_value, str) else method_value
+    if checked_method not in tables.ROUTE_METHODS:
+        builder.problem(LB_METHOD_INVALID, f"Method {method_value!r} is not one of {', '.join(tables.ROUTE_METHODS)}", method_span or span)
+    path_span = path.span if isinstance(path, Known) else span
+    if not isinstance(path_value, str) or not path_value.startswith("/") or any(c.isspace() for c in path_value):
+        builder.problem(LB_PATH_INVALID, f"Route path {path_value!r} must be a URL path starting with `/`", path_span)
+    elif path_value in tables.RESERVED_PATHS:
+        builder.problem(LB_PATH_RESERVED, f"Route path `{path_value}` is reserved by the worker ({', '.join(tables.RESERVED_PATHS)})", path_span)
+    return Route(checked_method if isinstance(checked_method, str) else None, path_value if isinstance(path_value, str) else None, span)
+
+
+# --- assembling the Endpoint -------------------------------------------------------------------
+
+
+def _endpoint(group: Group, builder: SettingsBuilder, functions: list[EndpointFunction], resource: tables.ResourceClass, load_balanced: bool, cpu: bool) -> Endpoint:
+    name_setting = builder.settings.get("name")
+    name = name_setting.value if name_setting is not None and isinstance(name_setting.value, str) else None
+    dependencies = builder.values.get("dependencies") or ()
+    system_dependencies = builder.values.get("system_dependencies") or ()
+    settings = tuple(sorted(builder.settings.values(), key=lambda s: s.key))
+    if group.spelling is Spelling.REMOTE:
+        from ..model import Setting
+
+        settings = tuple(
+            sorted(
+                [s for s in settings if s.key not in ("dependencies", "system_dependencies")]
+                + [Setting("dependencies", list(dependencies), "argument" if dependencies else "default"),
+                   Setting("system_dependencies", list(system_dependencies), "argument" if system_dependencies else "default")],
+                key=lambda s: s.key,
+            )
+        )
+    return Endpoint(
+        name=name,
+        kind=EndpointKind.LOAD_BALANCED if load_balanced else EndpointKind.QUEUE,
+        compute=Compute.CPU if cpu else Compute.GPU,
+        resource_class=resource.name,
+        live=resource.live,
+        spelling=group.spelling,
+        config_span=group.config_span,
+        config_variable=group.config_variable,
+        functions=tuple(functions),
+        settings=settings,
+        dependencies=tuple(str(d) for d in dependencies),
+        system_dependencies=tuple(str(d) for d in system_dependencies),
+        problems=tuple(builder.problems),
+    )

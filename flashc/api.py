@@ -1,0 +1,53 @@
+"""The library surface every shell (CLI, pre-commit hook, LSP server) calls.
+
+Shells parse arguments and render results; every decision is made here or
+below. Nothing in this module prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .analysis import analyse_project
+from .config import load_config
+from .diagnostics import Diagnostic, Severity
+from .discovery import find_project_root
+from .model import ProjectModel
+
+
+def inspect_project(path: Path) -> ProjectModel:
+    """Discover the project containing ``path`` and model it statically."""
+    root = find_project_root(path)
+    return analyse_project(root, load_config(root))
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    model: ProjectModel
+    diagnostics: tuple[Diagnostic, ...]
+    """Sorted by path, position and code; only those under the requested paths."""
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.diagnostics)
+
+
+def check(paths: list[Path]) -> CheckResult:
+    """Check the project containing ``paths[0]``, reporting findings under ``paths`` only.
+
+    The whole project is analysed because configurations and endpoints cross
+    module boundaries; the paths only filter what is reported.
+    """
+    targets = [p.resolve() for p in paths] or [Path.cwd().resolve()]
+    model = inspect_project(targets[0])
+    found = list(model.diagnostics)
+    for endpoint in model.endpoints:
+        found.extend(endpoint.problems)
+    wanted = [t.relative_to(model.root).as_posix() if t != model.root else "" for t in targets if t.is_relative_to(model.root)]
+    selected = [d for d in found if _under(d.span.path, wanted)]
+    return CheckResult(model, tuple(sorted(set(selected), key=Diagnostic.sort_key)))
+
+
+def _under(path: str, prefixes: list[str]) -> bool:
+    return any(not p or path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)

@@ -1,0 +1,78 @@
+"""Diagnostics as data: what is wrong, where, and how to fix it.
+
+A leaf module: it imports nothing else of flashc, so every stage (analysis,
+rules, renderers, the LSP shell) can depend on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    line: int
+    """1-based line number."""
+    column: int
+    """0-based column in code points (the LSP shell converts to UTF-16 units)."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    path: str
+    """Project-relative POSIX path, never absolute, so output is reproducible."""
+    start: Position
+    end: Position
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.start.line}:{self.start.column + 1}"
+
+
+class Severity(Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Applicability(Enum):
+    """How safe a fix is to apply without review (ruff's three levels)."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+    DISPLAY_ONLY = "display-only"
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    span: Span
+    replacement: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    title: str
+    """Imperative: "Move `import torch` into `infer`"."""
+    edits: tuple[Edit, ...]
+    applicability: Applicability
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    message: str
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: str
+    """A rule code such as ``FC101``; never reused for another meaning."""
+    message: str
+    """One sentence saying what is wrong, code elements in backticks."""
+    span: Span
+    severity: Severity = Severity.ERROR
+    fix: Fix | None = None
+    notes: tuple[Note, ...] = ()
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.span.path, self.span.start.line, self.span.start.column, self.code)

@@ -1,0 +1,103 @@
+"""Which project, and which of its files, flashc reads.
+
+The root is the nearest directory holding a ``pyproject.toml`` (or the given
+directory when there is none). Files are the ``*.py`` below it, minus what
+``.gitignore`` files, ``[tool.flashc] exclude`` and the built-in exclusions
+(virtualenvs, build output, caches) leave out.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pathspec
+
+from .config import Config
+from .errors import ProjectNotFoundError
+
+# Directories that never hold project source: environments, caches, build output.
+BUILTIN_EXCLUDES = (
+    ".git/",
+    ".hg/",
+    ".venv/",
+    "venv/",
+    ".tox/",
+    ".nox/",
+    "__pycache__/",
+    ".mypy_cache/",
+    ".pytest_cache/",
+    ".ruff_cache/",
+    "node_modules/",
+    ".flash/",
+    ".flashc/",
+    "build/",
+    "dist/",
+    "*.egg-info/",
+    "site-packages/",
+)
+
+
+def find_project_root(path: Path) -> Path:
+    """The nearest ancestor of ``path`` (itself included) with a pyproject.toml."""
+    path = path.resolve()
+    if not path.exists():
+        raise ProjectNotFoundError(f"{path}: no such file or directory")
+    start = path if path.is_dir() else path.parent
+    for candidate in (start, *start.parents):
+        if (candidate / "pyproject.toml").is_file():
+            return candidate
+    return start
+
+
+def iter_source_files(root: Path, config: Config) -> Iterator[Path]:
+    """Yield project ``.py`` files in a stable (sorted) order, pruning excluded directories."""
+    excludes = pathspec.GitIgnoreSpec.from_lines([*BUILTIN_EXCLUDES, *config.exclude])
+    yield from _walk(root, root, [excludes])
+
+
+def _walk(root: Path, directory: Path, specs: list) -> Iterator[Path]:
+    """``specs`` are matchers (``match_file(relative_posix_path)``), outermost first."""
+    gitignore = directory / ".gitignore"
+    if gitignore.is_file():
+        lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+        specs = [*specs, _Anchored(directory.relative_to(root), pathspec.GitIgnoreSpec.from_lines(lines))]
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        relative = Path(entry.path).relative_to(root).as_posix()
+        if entry.is_dir(follow_symlinks=False):
+            if not any(spec.match_file(relative + "/") for spec in specs):
+                yield from _walk(root, Path(entry.path), specs)
+        elif entry.name.endswith(".py") and not any(spec.match_file(relative) for spec in specs):
+            yield Path(entry.path)
+
+
+class _Anchored:
+    """A nested .gitignore: its patterns apply to paths relative to its own directory."""
+
+    def __init__(self, base: Path, spec: pathspec.PathSpec) -> None:
+        self._prefix = "" if base == Path(".") else base.as_posix() + "/"
+        self._spec = spec
+
+    def match_file(self, file: str) -> bool:
+        if not file.startswith(self._prefix):
+            return False
+        return self._spec.match_file(file[len(self._prefix) :])
+
+
+def module_name(relative: Path) -> tuple[str, bool]:
+    """``pkg/sub/mod.py`` -> ``("pkg.sub.mod", False)``; ``pkg/__init__.py`` -> ``("pkg", True)``.
+
+    A leading ``src/`` is dropped, since that is the import root of a src layout.
+    """
+    parts = list(relative.with_suffix("").parts)
+    if len(parts) > 1 and parts[0] == "src":
+        parts = parts[1:]
+    is_package = parts[-1] == "__init__"
+    if is_package:
+        parts = parts[:-1]
+    return ".".join(parts), is_package
