@@ -234,6 +234,8 @@ class Evaluator:
         """The value ``from module import attribute`` binds."""
         if module.split(".")[0] in tables.SDK_MODULES:
             return self._sdk_symbol(module, attribute, span)
+        if module == "os" and attribute in ("environ", "getenv"):
+            return Unknown(f"`os.{attribute}` reads the environment, which is known only at run time", span)
         scope = self.scopes.get(module)
         if scope is not None and attribute in scope.bindings:
             return self.lookup(scope, attribute, span, None)
@@ -280,6 +282,8 @@ class Evaluator:
                 return self._sdk_symbol(target.name, name, span)
             if target.local:
                 return self.import_from(target.name, name, span)
+            if target.name == "os" and name in ("environ", "getenv"):
+                return Unknown(f"`os.{name}` reads the environment, which is known only at run time", span)
             return Unknown(f"`{_describe(node)}` comes from `{target.name}`, which is not part of this project", span)
         if isinstance(target, SdkSymbol) and target.name in enums.ENUMS:
             enum = enums.ENUMS[target.name]
@@ -421,7 +425,7 @@ class Evaluator:
         if isinstance(callee, Invalid):
             return callee
         if not isinstance(callee, Known):
-            return Unknown(f"`{_describe(node)}` calls something flashc cannot evaluate", span)
+            return Unknown(callee.reason, span)
         target = callee.value
         if isinstance(target, SdkSymbol):
             if target.name in enums.ENUMS:
@@ -509,6 +513,6 @@ def _small_operands(op: type, a: object, b: object) -> bool:
 
 def _spread_problem(value: Value, node: ast.expr, stars: str) -> Unknown | Invalid:
     if isinstance(value, (Unknown, Invalid)):
-        return type(value)(f"arguments from `{stars}{_describe(node)}`: {value.reason}", value.span)
+        return type(value)(f"`{stars}{_describe(node)}`: {value.reason}", value.span)
     kind = "a dict with string keys" if stars == "**" else "a list or tuple"
     return Invalid(f"`{stars}{_describe(node)}` is not {kind}", value.span)

@@ -26,6 +26,7 @@ from .settings import (
     common_checks,
     default_gpu_settings,
     template,
+    uncertain_defaults,
     volumes,
 )
 
@@ -133,7 +134,9 @@ def _resolve_endpoint(group: Group, builder: SettingsBuilder, build_function: Fu
             builder.add("name", functions[0].name, None)
         elif param.name == "scaler_type":
             builder.add("scaler_type", "REQUEST_COUNT" if load_balanced else "QUEUE_DELAY", None)
-        elif param.name == "workers" or param.default is not None:
+        elif param.name == "workers":
+            builder.add("workers", (tables.DEFAULT_WORKERS_MIN, tables.DEFAULT_WORKERS_MAX), None)
+        elif param.default is not None:
             builder.add(param.name, param.default, None)
     cpu = "cpu" in given
     builder.check(lambda: _exclusive(given, "gpu", "cpu"), "cpu")
@@ -155,6 +158,7 @@ def _resolve_endpoint(group: Group, builder: SettingsBuilder, build_function: Fu
     if "image" not in given:
         builder.add("image", tables.default_image(resource.image_type, python_version), None)
     common_checks(builder, load_balanced=load_balanced, cpu=cpu)
+    uncertain_defaults(builder, call)
     return _endpoint(group, builder, functions, resource, load_balanced, cpu)
 
 
@@ -198,7 +202,7 @@ def _resolve_remote(group: Group, builder: SettingsBuilder, build_function: Func
             continue
         if value is not _UNSET:
             builder.add(key, value, span, param.name)
-        elif param.default is not None and param.default != "":
+        elif param.default not in (None, "", tables.REQUIRED):
             builder.add(key, param.default, None, param.name)
     _workers(builder, call, bound.arguments)
     if resource.live and builder.is_unset("image"):
@@ -212,6 +216,7 @@ def _resolve_remote(group: Group, builder: SettingsBuilder, build_function: Func
         )
     functions = _functions(group, builder, build_function, resource.load_balanced)
     common_checks(builder, load_balanced=resource.load_balanced, cpu=resource.cpu)
+    uncertain_defaults(builder, call)
     return _endpoint(group, builder, functions, resource, resource.load_balanced, resource.cpu)
 
 

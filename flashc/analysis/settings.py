@@ -16,7 +16,7 @@ from flashc_runtime.sdk import tables, validation
 from flashc_runtime.sdk.enums import DataCenter, GpuGroup, ServerlessScalerType
 from flashc_runtime.sdk.validation import SettingError
 
-from ..diagnostics import Diagnostic, Severity, Span
+from ..diagnostics import Diagnostic, Note, Severity, Span
 from ..model import Setting, Unresolved
 from .evaluate import Invalid, Known, SdkCall, Unknown, Value
 
@@ -30,7 +30,7 @@ _UNSET = object()
 
 
 def _nonnegative(setting: str) -> Callable[[object], object]:
-    return lambda value: validation.check_int_range(setting, value, 0)
+    return lambda value: validation.check_count(value, setting)
 
 
 def _string(setting: str) -> Callable[[object], object]:
@@ -101,8 +101,10 @@ class SettingsBuilder:
     """Normalised Python values of the resolved settings, for cross-setting checks."""
     problems: list[Diagnostic] = field(default_factory=list)
 
-    def problem(self, code: str, message: str, span: Span, severity: Severity = Severity.ERROR) -> None:
-        self.problems.append(Diagnostic(code, message, span, severity))
+    def problem(
+        self, code: str, message: str, span: Span, severity: Severity = Severity.ERROR, notes: tuple[Note, ...] = ()
+    ) -> None:
+        self.problems.append(Diagnostic(code, message, span, severity, notes=notes))
 
     def binding_errors(self, errors: tuple[tables.BindingError, ...], call: SdkCall) -> None:
         for error in errors:
@@ -114,19 +116,28 @@ class SettingsBuilder:
             }.get(error.kind, CONFIG_VALUE_INVALID)
             self.problem(code, error.message[0].upper() + error.message[1:], span)
         for spread in call.spread_problems:
-            code = CONFIG_NOT_STATIC if isinstance(spread, Unknown) else CONFIG_VALUE_INVALID
-            self.problem(code, f"Some arguments of `{call.callee}` cannot be resolved statically: {spread.reason}", spread.span)
+            if isinstance(spread, Unknown):
+                self.problem(
+                    CONFIG_NOT_STATIC,
+                    f"Arguments of `{call.callee}` cannot be resolved statically: {spread.reason}",
+                    spread.span,
+                    Severity.WARNING,
+                )
+            else:
+                self.problem(CONFIG_VALUE_INVALID, f"Invalid arguments to `{call.callee}`: {spread.reason}", spread.span)
 
     def add(self, key: str, value: Value | object, span: Span | None, label: str | None = None) -> None:
         """Record ``key`` from an argument ``Value`` (or a plain default when not a Value)."""
         label = label or key
-        if isinstance(value, Unknown):
+        if isinstance(value, (Unknown, Invalid)):
             self.settings[key] = Setting(key, None, "argument", span, Unresolved(value.reason, value.span))
-            self.problem(CONFIG_NOT_STATIC, f"`{label}` cannot be resolved statically: {value.reason}", value.span, Severity.WARNING)
-            return
-        if isinstance(value, Invalid):
-            self.settings[key] = Setting(key, None, "argument", span, Unresolved(value.reason, value.span))
-            self.problem(CONFIG_VALUE_INVALID, f"Invalid `{label}`: {value.reason}", value.span)
+            at = span or value.span
+            notes = () if _contains(at, value.span) else (Note("the value comes from here", value.span),)
+            if isinstance(value, Unknown):
+                message = f"`{label}` cannot be resolved statically: {value.reason}"
+                self.problem(CONFIG_NOT_STATIC, message, at, Severity.WARNING, notes)
+            else:
+                self.problem(CONFIG_VALUE_INVALID, f"Invalid `{label}`: {value.reason}", at, Severity.ERROR, notes)
             return
         origin = "argument" if isinstance(value, Known) else "default"
         raw = value.value if isinstance(value, Known) else value
@@ -141,7 +152,7 @@ class SettingsBuilder:
             return NORMALIZERS[key](raw)
         except SettingError as error:
             code = ENDPOINT_NAME_INVALID if key == "name" else CONFIG_VALUE_INVALID
-            self.problem(code, _sentence(error.message.replace(error.setting, label, 1)), span)
+            self.problem(code, f"Invalid `{label}`: {_detail(error)}", span)
             return raw
 
     def check(self, check: Callable[[], object], key: str) -> None:
@@ -160,6 +171,30 @@ class SettingsBuilder:
 
     def resolved(self, key: str, default: object = None) -> object:
         return self.values.get(key, default)
+
+
+def _contains(outer: Span, inner: Span) -> bool:
+    return outer.path == inner.path and outer.start <= inner.start and inner.end <= outer.end
+
+
+def _detail(error: SettingError) -> str:
+    """The error message without its leading setting name ("idle_timeout must be ..." -> "must be ...")."""
+    message = error.message
+    if message.startswith(error.setting):
+        message = message[len(error.setting) :].lstrip(": ")
+    return message
+
+
+def uncertain_defaults(builder: SettingsBuilder, call: SdkCall) -> None:
+    """Defaults are only guesses when ``**options`` could not be expanded: say so."""
+    spreads = call.spread_problems
+    if not spreads:
+        return
+    for key, setting in list(builder.settings.items()):
+        if setting.origin == "default":
+            reason = "may be set by arguments flashc cannot expand (see the diagnostic on them)"
+            builder.settings[key] = Setting(key, None, "unknown", None, Unresolved(reason, spreads[0].span))
+            builder.values.pop(key, None)
 
 
 def _sentence(message: str) -> str:

@@ -171,7 +171,7 @@ def _endpoint_text(endpoint: Endpoint) -> list[str]:
         if setting is None:
             continue
         shown = f"unresolved: {setting.unresolved.reason}" if setting.unresolved else _format_value(setting.value)
-        marker = "" if setting.origin == "argument" else "  (default)"
+        marker = "  (default)" if setting.origin == "default" else ""
         lines.append(f"    {key:<16}{shown}{marker}")
     if endpoint.dependencies:
         lines.append(f"    {'dependencies':<16}{', '.join(endpoint.dependencies)}")

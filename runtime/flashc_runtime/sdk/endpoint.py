@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Callable, TypeVar
 
 from . import tables, validation
-from ._settings import optional_str, string_list
+from ._settings import coerce, optional_str, string_list
 from .enums import CpuInstanceType, CudaVersion, DataCenter, GpuGroup, GpuType, ServerlessScalerType
 from .exceptions import FlashRuntimeError
 from .remote import decorate
@@ -74,19 +74,21 @@ class Endpoint:
         self.volume = _volumes(volume)
         self.datacenter = None if datacenter is None else list(validation.normalize_datacenters(datacenter))
         self.env = None if env is None else validation.check_env(env)
-        self.gpu_count = validation.check_int_range("gpu_count", gpu_count, 1)
-        self.execution_timeout_ms = validation.check_int_range("execution_timeout_ms", execution_timeout_ms, 0)
+        self.gpu_count = validation.check_count(gpu_count, "gpu_count")
+        self.execution_timeout_ms = validation.check_int_range(
+            "execution_timeout_ms", execution_timeout_ms, 0
+        )
         self.flashboot = validation.check_bool("flashboot", flashboot)
-        self._explicit_scaler_type = None if scaler_type is None else validation.normalize_scaler_type(scaler_type)
-        self.scaler_value = validation.check_int_range("scaler_value", scaler_value, 1)
-        if template is not None and not isinstance(template, PodTemplate):
-            raise SettingError("template", f"template must be a PodTemplate, got {template!r}")
-        self.template = template
+        self._explicit_scaler_type = (
+            None if scaler_type is None else validation.normalize_scaler_type(scaler_type)
+        )
+        self.scaler_value = validation.check_count(scaler_value, "scaler_value")
+        self.template = None if template is None else coerce("template", PodTemplate, template)
         self.min_cuda_version = (
             None if min_cuda_version is None else validation.normalize_cuda_version(min_cuda_version)
         )
         # Anything that provisions (all but id= clients) defaults to any GPU in any data
-        # centre; CPU endpoints are pinned to the CPU data centres instead.
+        # centre; CPU endpoints get no default, and may only name the CPU data centres.
         if self._cpu is None and self._gpu is None and self.id is None:
             self._gpu = [GpuGroup.ANY]
         if self._cpu is None and self.id is None and not self.datacenter:
@@ -186,7 +188,8 @@ class Endpoint:
         if self.is_cpu:
             kwargs["instanceIds"] = self.cpu
         else:
-            kwargs["gpus"] = self.gpu or []
+            if self._gpu is not None:
+                kwargs["gpus"] = self.gpu
             kwargs["gpuCount"] = self.gpu_count
             if self.min_cuda_version is not None:
                 kwargs["minCudaVersion"] = self.min_cuda_version

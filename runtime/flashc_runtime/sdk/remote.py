@@ -24,7 +24,6 @@ T = TypeVar("T")
 
 def remote(
     resource_config: ServerlessResource,
-    *,
     dependencies: list[str] | None = None,
     system_dependencies: list[str] | None = None,
     accelerate_downloads: bool = True,
@@ -98,7 +97,6 @@ def _check_lb_route(method: object, path: object) -> tuple[str, str]:
 def decorate(
     target: T,
     resource_config: ServerlessResource,
-    *,
     dependencies: list[str] | None,
     system_dependencies: list[str] | None,
     local: bool = False,

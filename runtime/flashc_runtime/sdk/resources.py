@@ -11,12 +11,14 @@ otherwise deploy a differently configured endpoint without a word.
 from __future__ import annotations
 
 import copy
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar, TypeVar
 
 from . import tables, validation
 from ._settings import SettingsObject, coerce, optional_str
 from .enums import DataCenter, GpuGroup, GpuType, ServerlessType, cpu_disk_limit_gb
 from .validation import SettingError
+
+T = TypeVar("T")
 
 
 class NetworkVolume(SettingsObject):
@@ -54,7 +56,7 @@ class PodTemplate(SettingsObject):
         if values["config"] is not None and not isinstance(values["config"], dict):
             raise SettingError("config", f"config must be a dict, got {values['config']!r}")
         self.config = values["config"]
-        self.containerDiskInGb = validation.check_int_range("containerDiskInGb", values["containerDiskInGb"], 1)
+        self.containerDiskInGb = _int_at_least(values, "containerDiskInGb", 1)
         self.env = None if values["env"] is None else validation.check_env(_env_dict(values["env"]))
 
 
@@ -90,13 +92,11 @@ class ServerlessResource(SettingsObject):
             values["workersMin"], values["workersMax"], "workersMin/workersMax"
         )
         self.idleTimeout = validation.check_idle_timeout(values["idleTimeout"], "idleTimeout")
-        self.executionTimeoutMs = validation.check_int_range("executionTimeoutMs", values["executionTimeoutMs"], 0)
-        self.scalerValue = validation.check_int_range("scalerValue", values["scalerValue"], 1)
-        self.workersPFBTarget = validation.check_int_range("workersPFBTarget", values["workersPFBTarget"], 0)
-        self.env = None if values["env"] is None else validation.check_env(values["env"], "env")
-        self.python_version = (
-            None if values["python_version"] is None else validation.check_python_version(values["python_version"])
-        )
+        self.executionTimeoutMs = _int_at_least(values, "executionTimeoutMs", 0)
+        self.scalerValue = _int_at_least(values, "scalerValue", 0)
+        self.workersPFBTarget = _int_at_least(values, "workersPFBTarget", 0)
+        self.env = _optional(values, "env", validation.check_env)
+        self.python_version = _optional(values, "python_version", validation.check_python_version)
         self.flashEnvironmentId = optional_str("flashEnvironmentId", values["flashEnvironmentId"])
         self.networkVolumeId = optional_str("networkVolumeId", values["networkVolumeId"])
         self.scalerType = validation.normalize_scaler_type(values["scalerType"], "scalerType")
@@ -109,24 +109,23 @@ class ServerlessResource(SettingsObject):
 
     def _configure_compute(self, values: dict[str, Any]) -> None:
         """GPU or CPU: a CPU endpoint (any class given ``instanceIds``) has its GPU fields cleared."""
-        instances = values["instanceIds"]
-        self.instanceIds = None if instances is None else list(validation.normalize_cpu(instances, "instanceIds"))
+        instances = _optional(values, "instanceIds", validation.normalize_cpu)
+        self.instanceIds = None if instances is None else list(instances)
         if self.instanceIds:
             self.gpus, self.gpuCount, self.minCudaVersion, self.cudaVersions = [], 0, None, []
             return
         gpus = values["gpus"]
         self.gpus = None if gpus is None else _expand_any(validation.normalize_gpu(gpus, "gpus"))
-        self.gpuCount = validation.check_int_range("gpuCount", values["gpuCount"], 1)
-        cuda = values["minCudaVersion"]
-        self.minCudaVersion = None if cuda is None else validation.normalize_cuda_version(cuda, "minCudaVersion")
+        self.gpuCount = _int_at_least(values, "gpuCount", 0)
+        self.minCudaVersion = _optional(values, "minCudaVersion", validation.normalize_cuda_version)
         self.cudaVersions = [
             validation.normalize_cuda_version(v, "cudaVersions") for v in values["cudaVersions"] or ()
         ]
 
     def _configure_placement(self, values: dict[str, Any]) -> None:
         """Data centres, and the network volumes that must fit inside them (one per centre)."""
-        centres = values["datacenter"]
-        self.datacenter = None if centres is None else list(validation.normalize_datacenters(centres))
+        centres = _optional(values, "datacenter", validation.normalize_datacenters)
+        self.datacenter = None if centres is None else list(centres)
         if self.instanceIds and self.datacenter:
             validation.check_cpu_datacenters(self.datacenter)
         self.locations = optional_str("locations", values["locations"])
@@ -180,6 +179,15 @@ class ServerlessResource(SettingsObject):
             )
 
 
+def _int_at_least(values: dict[str, Any], field: str, low: int) -> int:
+    return validation.check_int_range(field, values[field], low)
+
+
+def _optional(values: dict[str, Any], field: str, check: Callable[[Any, str], T]) -> T | None:
+    """``check(value, field)``, or None when the field is None (unset)."""
+    return None if values[field] is None else check(values[field], field)
+
+
 def _strip_flashboot_suffix(name: object, flashboot: bool) -> object:
     """runpod-flash drops a trailing ``-fb`` (its old FlashBoot marker) when flashboot is on."""
     while flashboot and isinstance(name, str) and name.endswith("-fb"):
@@ -198,7 +206,8 @@ def _check_type(value: object, facts: tables.ResourceClass) -> ServerlessType:
     expected = ServerlessType.LB if facts.load_balanced else ServerlessType.QB
     if value not in (expected, expected.value):
         raise SettingError(
-            "type", f"type: {facts.name} is always {expected.value}, got {value!r}; allowed: {expected.value}"
+            "type",
+            f"type: {facts.name} is always {expected.value}, got {value!r}; allowed: {expected.value}",
         )
     return expected
 

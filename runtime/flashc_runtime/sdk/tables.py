@@ -155,12 +155,12 @@ REMOTE = Signature(
     "remote",
     (
         Param("resource_config", REQUIRED, positional=True),
-        Param("dependencies", None),
-        Param("system_dependencies", None),
-        Param("accelerate_downloads", True),
-        Param("local", False),
-        Param("method", None),
-        Param("path", None),
+        Param("dependencies", None, positional=True),
+        Param("system_dependencies", None, positional=True),
+        Param("accelerate_downloads", True, positional=True),
+        Param("local", False, positional=True),
+        Param("method", None, positional=True),
+        Param("path", None, positional=True),
     ),
 )
 

@@ -138,6 +138,11 @@ def check_max_concurrency(value: object, setting: str = "max_concurrency") -> in
     return check_int_range(setting, value, 1)
 
 
+def check_count(value: object, setting: str) -> int:
+    """Counts and durations that may be zero but not negative (gpu_count, timeouts, scaler_value)."""
+    return check_int_range(setting, value, 0)
+
+
 def check_bool(setting: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise SettingError(setting, f"{setting} must be True or False, got {value!r}")
@@ -240,7 +245,7 @@ def check_exclusive(**given: object) -> None:
     present = [name for name, value in given.items() if value is not None]
     if len(present) > 1:
         first, second = present[:2]
-        raise SettingError(second, f"{first} and {second} are mutually exclusive; set one or neither")
+        raise SettingError(second, f"cannot set both {first} and {second}: they are mutually exclusive")
 
 
 def check_cpu_datacenters(datacenters: Iterable[DataCenter]) -> None:

@@ -48,13 +48,13 @@ def test_unknown_keyword_is_a_type_error():
 @pytest.mark.parametrize(
     ("kwargs", "setting", "message"),
     [
-        ({"gpu": GpuGroup.ADA_24, "cpu": "cpu3g-2-8"}, "cpu", "gpu and cpu are mutually exclusive"),
-        ({"id": "abc", "image": "me/img:1"}, "image", "id and image are mutually exclusive"),
+        ({"gpu": GpuGroup.ADA_24, "cpu": "cpu3g-2-8"}, "cpu", "cannot set both gpu and cpu"),
+        ({"id": "abc", "image": "me/img:1"}, "image", "cannot set both id and image"),
         ({"max_concurrency": 0}, "max_concurrency", "max_concurrency must be at least 1, got 0"),
         ({"idle_timeout": 0}, "idle_timeout", "idle_timeout must be between 1 and 3600, got 0"),
-        ({"gpu_count": 0}, "gpu_count", "gpu_count must be at least 1"),
+        ({"gpu_count": -1}, "gpu_count", "gpu_count must be at least 0"),
         ({"execution_timeout_ms": -5}, "execution_timeout_ms", "execution_timeout_ms must be at least 0"),
-        ({"scaler_value": 0}, "scaler_value", "scaler_value must be at least 1"),
+        ({"scaler_value": -1}, "scaler_value", "scaler_value must be at least 0"),
         ({"accelerate_downloads": 1}, "accelerate_downloads", "accelerate_downloads must be True or False"),
         ({"dependencies": "numpy"}, "dependencies", "dependencies must be a list of strings"),
         ({"env": {"A": 2}}, "env", "env must be a dict of str to str"),
@@ -65,7 +65,7 @@ def test_unknown_keyword_is_a_type_error():
         ({"datacenter": "mars"}, "datacenter", "Unknown datacenter 'mars'. Valid datacenters: US-CA-2"),
         ({"cpu": "cpu3g-2-8", "datacenter": "US-CA-2"}, "datacenter", "CPU data centres: EU-RO-1"),
         ({"volume": []}, "volume", "volume must be a NetworkVolume or a non-empty list of them"),
-        ({"template": {"imageName": "x"}}, "template", "template must be a PodTemplate"),
+        ({"template": "big-disk"}, "template", "template must be a PodTemplate"),
     ],
 )
 def test_invalid_settings(kwargs, setting, message):
@@ -193,6 +193,10 @@ def test_resource_fields_are_runpod_flash_camel_case():
     assert (config.imageName, config.scalerValue, config.minCudaVersion) == ("me/img:1", 7, CudaVersion.V12_4)
     assert config.scalerType is ServerlessScalerType.QUEUE_DELAY
     assert config.template.dockerArgs == "--x"
+
+
+def test_template_may_be_a_dict_of_pod_template_fields():
+    assert Endpoint(name="w", template={"containerDiskInGb": 30}).template == PodTemplate(containerDiskInGb=30)
 
 
 def test_resource_gets_expanded_gpus_and_several_volumes():

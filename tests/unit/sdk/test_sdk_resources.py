@@ -236,8 +236,8 @@ def test_python_version():
     ("field", "value", "message"),
     [
         ("executionTimeoutMs", -1, "executionTimeoutMs must be at least 0"),
-        ("scalerValue", 0, "scalerValue must be at least 1"),
-        ("gpuCount", 0, "gpuCount must be at least 1"),
+        ("scalerValue", -1, "scalerValue must be at least 0"),
+        ("gpuCount", -1, "gpuCount must be at least 0"),
         ("workersPFBTarget", -1, "workersPFBTarget must be at least 0"),
         ("flashboot", "yes", "flashboot must be True or False"),
         ("env", {"A": 1}, "env must be a dict of str to str"),

@@ -1,0 +1,45 @@
+"""Shared fixtures: fixture projects on disk and JSON/text snapshot extensions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PROJECTS = FIXTURES / "projects"
+REPO = Path(__file__).parent.parent
+
+
+class TextSnapshot(SingleFileSnapshotExtension):
+    """Plain-text snapshots stored as reviewable ``.txt`` files."""
+
+    _write_mode = WriteMode.TEXT
+    file_extension = "txt"
+
+
+@pytest.fixture
+def json_snapshot(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+@pytest.fixture
+def text_snapshot(snapshot):
+    return snapshot.use_extension(TextSnapshot)
+
+
+@pytest.fixture
+def make_project(tmp_path: Path):
+    """Write ``{relative path: text}`` files (plus a pyproject.toml) and return the root."""
+
+    def make(files: dict[str, str], pyproject: str = '[project]\nname = "t"\nversion = "0"\n') -> Path:
+        (tmp_path / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+        for relative, text in files.items():
+            path = tmp_path / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        return tmp_path
+
+    return make
