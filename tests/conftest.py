@@ -8,11 +8,6 @@ import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-FIXTURES = Path(__file__).parent / "fixtures"
-PROJECTS = FIXTURES / "projects"
-REPO = Path(__file__).parent.parent
-
-
 class TextSnapshot(SingleFileSnapshotExtension):
     """Plain-text snapshots stored as reviewable ``.txt`` files."""
 
