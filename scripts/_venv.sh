@@ -10,6 +10,11 @@ fi
 spec="."
 if [ -n "${1:-}" ]; then spec=".[$1]"; fi
 echo "==> installing flashc ($spec) into .venv"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec"
+# pip's own chatter goes to a log, shown only when the install fails.
+if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip \
+       && .venv/bin/python -m pip install --disable-pip-version-check -e "$spec"; } > .venv/pip.log 2>&1; then
+  cat .venv/pip.log >&2
+  echo "error: installing flashc failed (log above, also in .venv/pip.log)" >&2
+  exit 1
+fi
 export PATH="$PWD/.venv/bin:$PATH"
