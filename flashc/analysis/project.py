@@ -26,7 +26,7 @@ from .parse import ParsedModule, parse_module, read_source
 from .resolve import group_targets, resolve_group
 from .symbols import collect_bindings, resolve_relative
 
-_SDK_MENTION = re.compile(r"\b(?:%s)\b" % "|".join(tables.SDK_MODULES))
+_SDK_MENTION = re.compile(r"\b(?:{})\b".format("|".join(tables.SDK_MODULES)))
 _FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\(?([\w ,\t]*)", re.MULTILINE)
 _IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w., \t]+)", re.MULTILINE)
 

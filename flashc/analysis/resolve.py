@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flashc_runtime.sdk import tables
+from flashc_runtime.sdk.validation import check_exclusive
 
 from ..diagnostics import Diagnostic, Severity, Span
-from ..model import Compute, Endpoint, EndpointFunction, EndpointKind, Route, Spelling, Unresolved
+from ..model import Compute, Endpoint, EndpointFunction, EndpointKind, Route, Setting, Spelling, Unresolved
 from .discover import Declaration, Target
 from .evaluate import Invalid, Known, RouteDecorator, SdkCall, Unknown, Value
 from .settings import (
@@ -163,8 +164,6 @@ def _resolve_endpoint(group: Group, builder: SettingsBuilder, build_function: Fu
 
 
 def _exclusive(given: set[str], first: str, second: str) -> None:
-    from flashc_runtime.sdk.validation import check_exclusive
-
     check_exclusive(**{first: True if first in given else None, second: True if second in given else None})
 
 
@@ -211,7 +210,8 @@ def _resolve_remote(group: Group, builder: SettingsBuilder, build_function: Func
     if not resource.live and builder.is_unset("image") and builder.is_unset("template") and builder.is_unset("template_id"):
         builder.problem(
             CONFIG_REQUIRED_MISSING,
-            f"`{resource.name}` needs `imageName`, `template` or `templateId` (or use `Live{resource.name.removesuffix('Endpoint').removesuffix('SlsResource')}`-style live classes)",
+            f"`{resource.name}` needs `imageName`, `template` or `templateId`; "
+            "the `Live*` classes default to the runpod/flash worker images",
             call.span,
         )
     functions = _functions(group, builder, build_function, resource.load_balanced)
@@ -235,9 +235,7 @@ def _workers(builder: SettingsBuilder, call: SdkCall, bound: dict[str, Value]) -
     builder.add("workers", pair, span, "workersMin/workersMax")
 
 
-def _unresolved_name(reason: Unknown | Invalid):  # -> Setting
-    from ..model import Setting
-
+def _unresolved_name(reason: Unknown | Invalid) -> Setting:
     return Setting("name", None, "argument", reason.span, Unresolved(reason.reason, reason.span))
 
 
@@ -349,8 +347,6 @@ def _endpoint(group: Group, builder: SettingsBuilder, functions: list[EndpointFu
     system_dependencies = builder.values.get("system_dependencies") or ()
     settings = tuple(sorted(builder.settings.values(), key=lambda s: s.key))
     if group.spelling is Spelling.REMOTE:
-        from ..model import Setting
-
         settings = tuple(
             sorted(
                 [s for s in settings if s.key not in ("dependencies", "system_dependencies")]
