@@ -6,13 +6,14 @@ below. Nothing in this module prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .analysis import analyse_project
 from .config import load_config
 from .diagnostics import Diagnostic, Severity
-from .discovery import find_project_root
+from .diagnostics import Span
+from .discovery import find_nested_projects, find_project_root
 from .model import ProjectModel
 
 
@@ -41,12 +42,24 @@ def check(paths: list[Path]) -> CheckResult:
     """
     targets = [p.resolve() for p in paths] or [Path.cwd().resolve()]
     model = inspect_project(targets[0])
-    found = list(model.diagnostics)
-    for endpoint in model.endpoints:
-        found.extend(endpoint.problems)
+    found = _findings(model, prefix="")
+    # A directory holding other projects (examples/a, examples/b) checks each of them too.
+    for target in targets:
+        if target.is_dir():
+            for nested in find_nested_projects(target):
+                nested_model = inspect_project(nested)
+                found.extend(_findings(nested_model, prefix=nested.relative_to(model.root).as_posix() + "/"))
     wanted = [t.relative_to(model.root).as_posix() if t != model.root else "" for t in targets if t.is_relative_to(model.root)]
     selected = [d for d in found if _under(d.span.path, wanted)]
     return CheckResult(model, tuple(sorted(set(selected), key=Diagnostic.sort_key)))
+
+
+def _findings(model: ProjectModel, prefix: str) -> list[Diagnostic]:
+    """All findings of ``model``, with paths made relative to an outer root by ``prefix``."""
+    found = list(model.diagnostics) + [d for endpoint in model.endpoints for d in endpoint.problems]
+    if not prefix:
+        return found
+    return [replace(d, span=Span(prefix + d.span.path, d.span.start, d.span.end)) for d in found]
 
 
 def _under(path: str, prefixes: list[str]) -> bool:

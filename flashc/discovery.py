@@ -52,7 +52,10 @@ def find_project_root(path: Path) -> Path:
 
 
 def iter_source_files(root: Path, config: Config) -> Iterator[Path]:
-    """Yield project ``.py`` files in a stable (sorted) order, pruning excluded directories."""
+    """Yield project ``.py`` files in a stable (sorted) order, pruning excluded directories.
+
+    A subdirectory with its own pyproject.toml is another project and is not entered.
+    """
     excludes = pathspec.GitIgnoreSpec.from_lines([*BUILTIN_EXCLUDES, *config.exclude])
     yield from _walk(root, root, [excludes])
 
@@ -70,7 +73,8 @@ def _walk(root: Path, directory: Path, specs: list) -> Iterator[Path]:
     for entry in entries:
         relative = Path(entry.path).relative_to(root).as_posix()
         if entry.is_dir(follow_symlinks=False):
-            if not any(spec.match_file(relative + "/") for spec in specs):
+            nested_project = os.path.isfile(os.path.join(entry.path, "pyproject.toml"))
+            if not nested_project and not any(spec.match_file(relative + "/") for spec in specs):
                 yield from _walk(root, Path(entry.path), specs)
         elif entry.name.endswith(".py") and not any(spec.match_file(relative) for spec in specs):
             yield Path(entry.path)
@@ -87,6 +91,18 @@ class _Anchored:
         if not file.startswith(self._prefix):
             return False
         return self._spec.match_file(file[len(self._prefix) :])
+
+
+def find_nested_projects(directory: Path) -> list[Path]:
+    """Directories below ``directory`` with their own pyproject.toml: separate projects."""
+    excludes = pathspec.GitIgnoreSpec.from_lines(BUILTIN_EXCLUDES)
+    found = []
+    for current, subdirectories, files in os.walk(directory):
+        relative = Path(current).relative_to(directory).as_posix()
+        if relative != "." and "pyproject.toml" in files:
+            found.append(Path(current))
+        subdirectories[:] = sorted(d for d in subdirectories if not excludes.match_file(f"{d}/"))
+    return found
 
 
 def module_name(relative: Path) -> tuple[str, bool]:

@@ -89,3 +89,15 @@ def test_missing_path_exits_2(run, tmp_path) -> None:
 def test_version(run) -> None:
     result = run("--version")
     assert result.exit_code == 0 and result.output.startswith("flashc ")
+
+
+def test_check_a_directory_of_projects_checks_each_one(run) -> None:
+    """``examples/`` has no pyproject.toml of its own: each example is its own project."""
+    assert run("check", REPO / "examples").output == "All checks passed.\n"
+    result = run("check", PROJECTS, "--format", "json")
+    assert result.exit_code == 1
+    paths = {d["location"]["path"] for d in json.loads(result.output)}
+    assert paths == {
+        "tests/fixtures/projects/invalid/app.py",
+        "tests/fixtures/projects/unresolved/app.py",
+    }
