@@ -6,6 +6,7 @@ failure (the message says what; ``--debug`` adds the traceback).
 
 from __future__ import annotations
 
+import functools
 import sys
 from enum import Enum
 from pathlib import Path
@@ -80,11 +81,15 @@ def check(
     else:
         root = result.model.root
 
-        def read_line(path: str, line: int) -> str | None:
+        @functools.lru_cache(maxsize=None)
+        def file_lines(path: str) -> list[str]:
             try:
-                lines = (root / path).read_text(encoding="utf-8", errors="replace").splitlines()
+                return (root / path).read_text(encoding="utf-8", errors="replace").splitlines()
             except OSError:
-                return None
+                return []
+
+        def read_line(path: str, line: int) -> str | None:
+            lines = file_lines(path)
             return lines[line - 1] if 0 < line <= len(lines) else None
 
         output = diagnostics_render.render_text(result.diagnostics, read_line)
