@@ -11,18 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flashc_runtime.sdk import tables
-from flashc_runtime.sdk.validation import check_exclusive
+from flashc_runtime.sdk import tables, validation
+from flashc_runtime.sdk.validation import SettingError, check_exclusive
 
 from ..diagnostics import Diagnostic, Severity, Span
 from ..model import Compute, Endpoint, EndpointFunction, EndpointKind, Route, Setting, Spelling, Unresolved
 from .discover import Declaration, Target
 from .evaluate import Invalid, Known, RouteDecorator, SdkCall, Unknown, Value
 from .settings import (
+    CONFIG_NOT_STATIC,
     CONFIG_REQUIRED_MISSING,
     CONFIG_VALUE_INVALID,
     _UNSET,
     SettingsBuilder,
+    _sentence,
     argument,
     common_checks,
     default_gpu_settings,
@@ -175,7 +177,7 @@ def _resolve_remote(group: Group, builder: SettingsBuilder, build_function: Func
     if call is None:
         reason = group.unresolved_config
         assert reason is not None
-        code = "FC322" if isinstance(reason, Unknown) else CONFIG_VALUE_INVALID
+        code = CONFIG_NOT_STATIC if isinstance(reason, Unknown) else CONFIG_VALUE_INVALID
         builder.problem(code, f"The endpoint configuration cannot be resolved statically: {reason.reason}", reason.span,
                         Severity.WARNING if isinstance(reason, Unknown) else Severity.ERROR)
         builder.settings["name"] = _unresolved_name(reason)
@@ -253,7 +255,7 @@ def _functions(group: Group, builder: SettingsBuilder, build_function: FunctionB
         for declaration in declarations:
             decorator = declaration.decorator
             if isinstance(decorator, RouteDecorator):
-                routes.append(_route(builder, decorator.method, decorator.path, declaration.span, True))
+                routes.append(_route(builder, decorator.method, decorator.path, declaration.span, False))
             elif decorator.callee == "remote":
                 local = _remote_arguments(builder, decorator, declaration, load_balanced, routes, dependencies, system_dependencies) or local
         for route in routes:
@@ -304,7 +306,7 @@ def _remote_arguments(
             missing = "method" if method is _UNSET else "path"
             builder.problem(LB_ROUTE_INCOMPLETE, f"Load-balanced endpoints need `method=` and `path=` on `@remote`; `{missing}` is missing", declaration.span)
         else:
-            routes.append(_route(builder, method, path, declaration.span, False, method_span))
+            routes.append(_route(builder, method, path, declaration.span, True, method_span))
     elif has_route:
         builder.problem(
             ROUTE_ON_QUEUE_ENDPOINT,
@@ -315,26 +317,41 @@ def _remote_arguments(
     return local
 
 
-def _route(builder: SettingsBuilder, method: object, path: Value, span: Span, case_insensitive: bool, method_span: Span | None = None) -> Route:
+def _route(
+    builder: SettingsBuilder,
+    method: Value | str,
+    path: Value,
+    span: Span,
+    case_sensitive: bool,
+    method_span: Span | None = None,
+) -> Route:
+    """Check one route with the SDK's own route rules; each problem at its argument."""
+    for part in (method, path):
+        if isinstance(part, (Unknown, Invalid)):
+            code = CONFIG_NOT_STATIC if isinstance(part, Unknown) else LB_PATH_INVALID
+            severity = Severity.WARNING if isinstance(part, Unknown) else Severity.ERROR
+            builder.problem(code, f"The route cannot be resolved statically: {part.reason}", part.span, severity)
+            return Route(None, None, span, Unresolved(part.reason, part.span))
     method_value = method.value if isinstance(method, Known) else method
-    if isinstance(method, (Unknown, Invalid)):
-        builder.problem("FC322", f"The route method cannot be resolved statically: {method.reason}", method.span, Severity.WARNING)
-        return Route(None, None, span, Unresolved(method.reason, method.span))
-    if isinstance(path, (Unknown, Invalid)):
-        builder.problem("FC322" if isinstance(path, Unknown) else LB_PATH_INVALID,
-                        f"The route path cannot be resolved statically: {path.reason}", path.span,
-                        Severity.WARNING if isinstance(path, Unknown) else Severity.ERROR)
-        return Route(str(method_value).upper() if isinstance(method_value, str) else None, None, span, Unresolved(path.reason, path.span))
     path_value = path.value if isinstance(path, Known) else None
-    checked_method = method_value.upper() if case_insensitive and isinstance(method_value, str) else method_value
-    if checked_method not in tables.ROUTE_METHODS:
-        builder.problem(LB_METHOD_INVALID, f"Method {method_value!r} is not one of {', '.join(tables.ROUTE_METHODS)}", method_span or span)
     path_span = path.span if isinstance(path, Known) else span
-    if not isinstance(path_value, str) or not path_value.startswith("/") or any(c.isspace() for c in path_value):
-        builder.problem(LB_PATH_INVALID, f"Route path {path_value!r} must be a URL path starting with `/`", path_span)
-    elif path_value in tables.RESERVED_PATHS:
-        builder.problem(LB_PATH_RESERVED, f"Route path `{path_value}` is reserved by the worker ({', '.join(tables.RESERVED_PATHS)})", path_span)
-    return Route(checked_method if isinstance(checked_method, str) else None, path_value if isinstance(path_value, str) else None, span)
+    checked_method: str | None = None
+    checked_path: str | None = None
+    try:
+        checked_method = validation.check_route_method(method_value, case_sensitive=case_sensitive)
+    except SettingError as error:
+        builder.problem(LB_METHOD_INVALID, _sentence(error.message), method_span or span)
+    try:
+        checked_path = validation.check_route_path(path_value)
+    except validation.ReservedPathError as error:
+        builder.problem(LB_PATH_RESERVED, _sentence(error.message), path_span)
+    except SettingError as error:
+        builder.problem(LB_PATH_INVALID, _sentence(error.message), path_span)
+    return Route(
+        checked_method or (method_value if isinstance(method_value, str) else None),
+        checked_path or (path_value if isinstance(path_value, str) else None),
+        span,
+    )
 
 
 # --- assembling the Endpoint -------------------------------------------------------------------

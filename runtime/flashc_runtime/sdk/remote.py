@@ -87,11 +87,7 @@ def _check_lb_route(method: object, path: object) -> tuple[str, str]:
             f"load-balanced resources need both method and path, got method={method!r}, "
             f"path={path!r}; e.g. @remote(config, method='POST', path='/api/process')",
         )
-    if method not in tables.ROUTE_METHODS:
-        raise validation.SettingError(
-            "method", f"method {method!r} is not allowed; allowed: {', '.join(tables.ROUTE_METHODS)}"
-        )
-    return validation.check_route(method, path)
+    return validation.check_route(method, path, case_sensitive=True)
 
 
 def decorate(

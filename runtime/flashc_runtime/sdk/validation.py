@@ -284,20 +284,37 @@ def check_load_balancer_scaler(scaler: ServerlessScalerType) -> None:
         )
 
 
-def check_route(method: object, path: object) -> tuple[str, str]:
-    """``Endpoint`` routes: method in GET/POST/PUT/DELETE/PATCH, path ``/...``, not reserved."""
-    if not isinstance(method, str) or method.upper() not in tables.ROUTE_METHODS:
+class ReservedPathError(SettingError):
+    """A route path the worker serves itself (``/ping``, ``/execute``)."""
+
+
+def check_route_method(method: object, *, case_sensitive: bool = False) -> str:
+    """GET, POST, PUT, DELETE or PATCH; ``Endpoint`` routes accept any case, ``remote`` does not."""
+    candidate = method if case_sensitive or not isinstance(method, str) else method.upper()
+    if candidate not in tables.ROUTE_METHODS:
         raise SettingError(
             "method", f"method {method!r} is not allowed; allowed: {', '.join(tables.ROUTE_METHODS)}"
         )
+    return candidate  # type: ignore[return-value]
+
+
+def check_route_path(path: object) -> str:
+    """A URL path: starts with ``/``, no white space, not one the worker reserves."""
     if not isinstance(path, str) or not path.startswith("/"):
         raise SettingError("path", f"path must start with '/', got {path!r}")
+    if any(character.isspace() for character in path):
+        raise SettingError("path", f"path must not contain white space, got {path!r}")
     if path in tables.RESERVED_PATHS:
-        raise SettingError(
+        raise ReservedPathError(
             "path",
             f"path '{path}' is reserved by the worker; reserved: {', '.join(tables.RESERVED_PATHS)}",
         )
-    return method.upper(), path
+    return path
+
+
+def check_route(method: object, path: object, *, case_sensitive: bool = False) -> tuple[str, str]:
+    """``Endpoint`` routes (and ``remote(method=, path=)`` with ``case_sensitive=True``)."""
+    return check_route_method(method, case_sensitive=case_sensitive), check_route_path(path)
 
 
 def cpu_disk_limit(instances: Sequence[CpuInstanceType]) -> int | None:
