@@ -244,11 +244,26 @@ def _unresolved_name(reason: Unknown | Invalid) -> Setting:
 # --- functions and routes ----------------------------------------------------------------------
 
 
+@dataclass
+class _Packages:
+    """``dependencies`` (or ``system_dependencies``) collected over the ``@remote`` functions of one endpoint."""
+
+    key: str
+    names: list[str] = field(default_factory=list)
+    span: Span | None = None
+    unresolved: Setting | None = None
+
+    def setting(self) -> Setting:
+        if self.unresolved is not None:
+            return self.unresolved
+        names = list(dict.fromkeys(self.names))
+        return Setting(self.key, names, "argument" if names else "default", self.span)
+
+
 def _functions(group: Group, builder: SettingsBuilder, build_function: FunctionBuilder, load_balanced: bool) -> list[EndpointFunction]:
     functions: list[EndpointFunction] = []
     seen_routes: dict[tuple[str, str], str] = {}
-    dependencies: list[str] = []
-    system_dependencies: list[str] = []
+    packages = (_Packages("dependencies"), _Packages("system_dependencies"))
     for target, declarations in group.members:
         routes: list[Route] = []
         local = False
@@ -257,7 +272,7 @@ def _functions(group: Group, builder: SettingsBuilder, build_function: FunctionB
             if isinstance(decorator, RouteDecorator):
                 routes.append(_route(builder, decorator.method, decorator.path, declaration.span, False))
             elif decorator.callee == "remote":
-                local = _remote_arguments(builder, decorator, declaration, load_balanced, routes, dependencies, system_dependencies) or local
+                local = _remote_arguments(builder, decorator, declaration, load_balanced, routes, packages) or local
         for route in routes:
             if route.method and route.path:
                 key = (route.method, route.path)
@@ -267,9 +282,11 @@ def _functions(group: Group, builder: SettingsBuilder, build_function: FunctionB
                     seen_routes[key] = target.node.name
         functions.append(build_function(target, tuple(routes), local))
     if group.spelling is Spelling.REMOTE:
-        builder.settings.pop("dependencies", None)
-        builder.values["dependencies"] = tuple(dict.fromkeys(dependencies))
-        builder.values["system_dependencies"] = tuple(dict.fromkeys(system_dependencies))
+        # Every @remote function brings its own packages; the endpoint installs them all.
+        for collected in packages:
+            setting = collected.setting()
+            builder.settings[collected.key] = setting
+            builder.values[collected.key] = tuple(setting.value or ())
     return functions
 
 
@@ -279,35 +296,36 @@ def _remote_arguments(
     declaration: Declaration,
     load_balanced: bool,
     routes: list[Route],
-    dependencies: list[str],
-    system_dependencies: list[str],
+    packages: tuple[_Packages, ...],
 ) -> bool:
     """Bind one ``remote(...)`` call's own arguments; returns its ``local`` flag."""
     bound = tables.bind_arguments(tables.REMOTE, call.positional, [(k.name, k.value) for k in call.keywords])
     builder.binding_errors(bound.errors, call)
-    for key, sink in (("dependencies", dependencies), ("system_dependencies", system_dependencies)):
-        value, span = argument(call, bound.arguments, key)
-        if value is not _UNSET:
-            builder.add(key, value, span)
-            resolved = builder.values.get(key)
-            if isinstance(resolved, tuple):
-                sink.extend(resolved)
-    for key in ("accelerate_downloads",):
-        value, span = argument(call, bound.arguments, key)
-        if value is not _UNSET:
-            builder.add(key, value, span)
-    local_value, local_span = argument(call, bound.arguments, "local")
+    for collected in packages:
+        value, span = argument(call, bound.arguments, collected.key)
+        if value is _UNSET:
+            continue
+        builder.add(collected.key, value, span)
+        collected.span = collected.span or span
+        resolved = builder.settings[collected.key]
+        if resolved.unresolved is not None:
+            collected.unresolved = collected.unresolved or resolved
+        elif isinstance(builder.values.get(collected.key), tuple):
+            collected.names.extend(builder.values[collected.key])
+    value, span = argument(call, bound.arguments, "accelerate_downloads")
+    if value is not _UNSET:
+        builder.add("accelerate_downloads", value, span)
+    local_value, _ = argument(call, bound.arguments, "local")
     local = isinstance(local_value, Known) and local_value.value is True
     method, method_span = argument(call, bound.arguments, "method")
     path, path_span = argument(call, bound.arguments, "path")
-    has_route = method is not _UNSET or path is not _UNSET
     if load_balanced:
         if method is _UNSET or path is _UNSET:
             missing = "method" if method is _UNSET else "path"
             builder.problem(LB_ROUTE_INCOMPLETE, f"Load-balanced endpoints need `method=` and `path=` on `@remote`; `{missing}` is missing", declaration.span)
         else:
             routes.append(_route(builder, method, path, declaration.span, True, method_span))
-    elif has_route:
+    elif method is not _UNSET or path is not _UNSET:
         builder.problem(
             ROUTE_ON_QUEUE_ENDPOINT,
             "`method`/`path` are ignored on a queue-based resource; use a load-balancer class to serve routes",
@@ -363,15 +381,6 @@ def _endpoint(group: Group, builder: SettingsBuilder, functions: list[EndpointFu
     dependencies = builder.values.get("dependencies") or ()
     system_dependencies = builder.values.get("system_dependencies") or ()
     settings = tuple(sorted(builder.settings.values(), key=lambda s: s.key))
-    if group.spelling is Spelling.REMOTE:
-        settings = tuple(
-            sorted(
-                [s for s in settings if s.key not in ("dependencies", "system_dependencies")]
-                + [Setting("dependencies", list(dependencies), "argument" if dependencies else "default"),
-                   Setting("system_dependencies", list(system_dependencies), "argument" if system_dependencies else "default")],
-                key=lambda s: s.key,
-            )
-        )
     return Endpoint(
         name=name,
         kind=EndpointKind.LOAD_BALANCED if load_balanced else EndpointKind.QUEUE,

@@ -163,3 +163,22 @@ def test_bare_decorator_without_call_is_reported(make_project) -> None:
     model = api.inspect_project(root)
     assert [(d.code, d.span.start.line) for d in model.diagnostics] == [("FC322", 3)]
     assert model.diagnostics[0].message == "`@Endpoint` must be called with its configuration, e.g. `@Endpoint(...)`"
+
+
+def test_unresolved_remote_dependencies_stay_unresolved(make_project) -> None:
+    """One unresolvable ``dependencies=`` makes the endpoint's package list unknown, not empty."""
+    root = make_project(
+        {
+            "app.py": (
+                "from flashc import LiveServerless, remote\nfrom elsewhere import EXTRA\n\n"
+                "gpu = LiveServerless(name='g')\n\n"
+                "@remote(gpu, dependencies=['numpy'])\nasync def a():\n    return 1\n\n"
+                "@remote(gpu, dependencies=EXTRA)\nasync def b():\n    return 2\n"
+            )
+        }
+    )
+    (endpoint,) = api.inspect_project(root).endpoints
+    setting = endpoint.setting("dependencies")
+    assert setting.value is None
+    assert "`EXTRA` comes from `elsewhere`" in setting.unresolved.reason
+    assert [(d.code, d.span.start.line) for d in endpoint.problems] == [("FC322", 10)]
