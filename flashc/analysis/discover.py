@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..diagnostics import Diagnostic, Severity, Span
+from .codes import CONFIG_NOT_STATIC
 from .evaluate import Applied, DefinitionRef, Evaluator, Known, ModuleScope, RouteDecorator, SdkCall, SdkSymbol, Value
 
-CONFIG_NOT_STATIC = "FC322"
 DEFINITION = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _DECORATOR_NAMES = frozenset({"remote", "Endpoint"})
 _ROUTE_NAMES = frozenset({"get", "post", "put", "delete", "patch"})

@@ -15,9 +15,8 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic, Position, Severity, Span
 from ..model import SourceFile
+from .codes import FILE_UNREADABLE, SYNTAX_ERROR
 
-SYNTAX_ERROR = "FC900"
-FILE_UNREADABLE = "FC902"
 
 
 @dataclass(slots=True)

@@ -18,10 +18,18 @@ from ..diagnostics import Diagnostic, Severity, Span
 from ..model import Compute, Endpoint, EndpointFunction, EndpointKind, Route, Setting, Spelling, Unresolved
 from .discover import Declaration, Target
 from .evaluate import Invalid, Known, RouteDecorator, SdkCall, Unknown, Value
-from .settings import (
+from .codes import (
     CONFIG_NOT_STATIC,
     CONFIG_REQUIRED_MISSING,
     CONFIG_VALUE_INVALID,
+    LB_METHOD_INVALID,
+    LB_PATH_INVALID,
+    LB_PATH_RESERVED,
+    LB_ROUTE_DUPLICATE,
+    LB_ROUTE_INCOMPLETE,
+    ROUTE_ON_QUEUE_ENDPOINT,
+)
+from .settings import (
     _UNSET,
     SettingsBuilder,
     _sentence,
@@ -32,13 +40,6 @@ from .settings import (
     uncertain_defaults,
     volumes,
 )
-
-LB_ROUTE_INCOMPLETE = "FC301"
-LB_PATH_INVALID = "FC302"
-LB_METHOD_INVALID = "FC303"
-LB_ROUTE_DUPLICATE = "FC304"
-LB_PATH_RESERVED = "FC305"
-ROUTE_ON_QUEUE_ENDPOINT = "FC306"
 
 
 @dataclass
@@ -55,14 +56,14 @@ class Group:
 
 
 def group_targets(targets: list[Target], problems: list[Diagnostic]) -> list[Group]:
+    """Group targets by configuration object; a target belongs to its first declaration's group."""
     groups: dict[int, Group] = {}
     for target in targets:
-        first = target.declarations[0]
-        key, group = _group_for(first)
-        group = groups.setdefault(key, group)
-        same = [d for d in target.declarations if _group_for(d)[0] == key]
-        for other in target.declarations:
-            if _group_for(other)[0] != key:
+        keyed = [(_group_key(d), d) for d in target.declarations]
+        key = keyed[0][0]
+        group = groups.setdefault(key, _new_group(keyed[0][1]))
+        for other_key, other in keyed[1:]:
+            if other_key != key:
                 problems.append(
                     Diagnostic(
                         CONFIG_VALUE_INVALID,
@@ -70,31 +71,49 @@ def group_targets(targets: list[Target], problems: list[Diagnostic]) -> list[Gro
                         other.span,
                     )
                 )
-        group.members.append((target, same))
+        group.members.append((target, [d for k, d in keyed if k == key]))
     return list(groups.values())
 
 
-def _group_for(declaration: Declaration) -> tuple[int, Group]:
+def _config_call(declaration: Declaration) -> SdkCall | None:
+    """The configuration object a declaration refers to (None for an unusable ``@remote`` config)."""
     decorator = declaration.decorator
     if isinstance(decorator, RouteDecorator):
-        endpoint = decorator.endpoint
-        return id(endpoint), Group(Spelling.ROUTES, endpoint, endpoint.span, declaration.config_variable)
+        return decorator.endpoint
     if decorator.callee == "Endpoint":
-        return id(decorator), Group(Spelling.ENDPOINT, decorator, decorator.span, declaration.config_variable)
+        return decorator
     resource = _remote_resource(decorator)
     if isinstance(resource, Known) and isinstance(resource.value, SdkCall) and resource.value.callee in tables.RESOURCE_CLASSES:
-        config = resource.value
-        return id(config), Group(Spelling.REMOTE, config, config.span, declaration.config_variable)
+        return resource.value
+    return None
+
+
+def _group_key(declaration: Declaration) -> int:
+    config = _config_call(declaration)
+    return id(config if config is not None else declaration.decorator)
+
+
+def _new_group(declaration: Declaration) -> Group:
+    decorator = declaration.decorator
+    config = _config_call(declaration)
+    if isinstance(decorator, RouteDecorator):
+        spelling = Spelling.ROUTES
+    elif decorator.callee == "Endpoint":
+        spelling = Spelling.ENDPOINT
+    else:
+        spelling = Spelling.REMOTE
+    if config is not None:
+        return Group(spelling, config, config.span, declaration.config_variable)
     group = Group(Spelling.REMOTE, None, declaration.span, declaration.config_variable)
+    resource = _remote_resource(decorator)  # type: ignore[arg-type]
     if isinstance(resource, (Unknown, Invalid)):
         group.unresolved_config = resource
     elif isinstance(resource, Known):
         group.unresolved_config = Invalid(
-            "`resource_config` must be one of the resource classes "
-            f"({', '.join(tables.RESOURCE_CLASSES)})",
+            f"`resource_config` must be one of the resource classes ({', '.join(tables.RESOURCE_CLASSES)})",
             resource.span,
         )
-    return id(decorator), group
+    return group
 
 
 def _remote_resource(call: SdkCall) -> Value | None:
@@ -176,10 +195,12 @@ def _resolve_remote(group: Group, builder: SettingsBuilder, build_function: Func
     call = group.config
     if call is None:
         reason = group.unresolved_config
-        assert reason is not None
-        code = CONFIG_NOT_STATIC if isinstance(reason, Unknown) else CONFIG_VALUE_INVALID
-        builder.problem(code, f"The endpoint configuration cannot be resolved statically: {reason.reason}", reason.span,
-                        Severity.WARNING if isinstance(reason, Unknown) else Severity.ERROR)
+        if reason is None:  # no resource_config at all: binding the remote() call reports it
+            reason = Invalid("`remote()` is missing the required argument 'resource_config'", group.config_span)
+        else:
+            code = CONFIG_NOT_STATIC if isinstance(reason, Unknown) else CONFIG_VALUE_INVALID
+            builder.problem(code, f"The endpoint configuration cannot be resolved statically: {reason.reason}", reason.span,
+                            Severity.WARNING if isinstance(reason, Unknown) else Severity.ERROR)
         builder.settings["name"] = _unresolved_name(reason)
         functions = _functions(group, builder, build_function, False)
         resource = tables.RESOURCE_CLASSES["LiveServerless"]

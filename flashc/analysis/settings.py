@@ -18,13 +18,15 @@ from flashc_runtime.sdk.validation import SettingError
 
 from ..diagnostics import Diagnostic, Note, Severity, Span
 from ..model import Setting, Unresolved
+from .codes import (
+    CONFIG_ARGUMENT_UNKNOWN,
+    CONFIG_NOT_STATIC,
+    CONFIG_REQUIRED_MISSING,
+    CONFIG_VALUE_INVALID,
+    ENDPOINT_NAME_INVALID,
+)
 from .evaluate import Invalid, Known, SdkCall, Unknown, Value
 
-CONFIG_VALUE_INVALID = "FC320"
-CONFIG_ARGUMENT_UNKNOWN = "FC321"
-CONFIG_NOT_STATIC = "FC322"
-CONFIG_REQUIRED_MISSING = "FC323"
-ENDPOINT_NAME_INVALID = "FC312"
 
 _UNSET = object()
 

@@ -182,3 +182,10 @@ def test_unresolved_remote_dependencies_stay_unresolved(make_project) -> None:
     assert setting.value is None
     assert "`EXTRA` comes from `elsewhere`" in setting.unresolved.reason
     assert [(d.code, d.span.start.line) for d in endpoint.problems] == [("FC322", 10)]
+
+
+def test_remote_without_resource_config(make_project) -> None:
+    root = make_project({"app.py": "from flashc import remote\n\n@remote(dependencies=['x'])\nasync def f():\n    return 1\n"})
+    (endpoint,) = api.inspect_project(root).endpoints
+    assert endpoint.name is None
+    assert [(d.code, d.span.start.line, d.span.start.column) for d in endpoint.problems] == [("FC323", 3, 1)]

@@ -1,0 +1,18 @@
+"""The diagnostic codes the front end emits, in one place (the rule catalogue reuses them).
+
+Codes are never reused for another meaning; CHANGELOG.md records each one.
+"""
+
+LB_ROUTE_INCOMPLETE = "FC301"
+LB_PATH_INVALID = "FC302"
+LB_METHOD_INVALID = "FC303"
+LB_ROUTE_DUPLICATE = "FC304"
+LB_PATH_RESERVED = "FC305"
+ROUTE_ON_QUEUE_ENDPOINT = "FC306"
+ENDPOINT_NAME_INVALID = "FC312"
+CONFIG_VALUE_INVALID = "FC320"
+CONFIG_ARGUMENT_UNKNOWN = "FC321"
+CONFIG_NOT_STATIC = "FC322"
+CONFIG_REQUIRED_MISSING = "FC323"
+SYNTAX_ERROR = "FC900"
+FILE_UNREADABLE = "FC902"
