@@ -59,7 +59,18 @@ def _findings(model: ProjectModel, prefix: str) -> list[Diagnostic]:
     found = list(model.diagnostics) + [d for endpoint in model.endpoints for d in endpoint.problems]
     if not prefix:
         return found
-    return [replace(d, span=Span(prefix + d.span.path, d.span.start, d.span.end)) for d in found]
+
+    def moved(span: Span) -> Span:
+        return Span(prefix + span.path, span.start, span.end)
+
+    return [
+        replace(
+            d,
+            span=moved(d.span),
+            notes=tuple(replace(n, span=moved(n.span)) if n.span else n for n in d.notes),
+        )
+        for d in found
+    ]
 
 
 def _under(path: str, prefixes: list[str]) -> bool:

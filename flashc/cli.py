@@ -28,12 +28,7 @@ app = typer.Typer(
 )
 
 
-class InspectFormat(str, Enum):
-    text = "text"
-    json = "json"
-
-
-class CheckFormat(str, Enum):
+class OutputFormat(str, Enum):
     text = "text"
     json = "json"
 
@@ -59,11 +54,11 @@ def _main(
 @app.command()
 def inspect(
     path: Path = typer.Argument(Path("."), help="The project directory (or a file in it)."),
-    format: InspectFormat = typer.Option(InspectFormat.text, "--format", help="Output format."),
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
 ) -> None:
     """Show every endpoint flashc found and its resolved configuration."""
     model = _run(lambda: api.inspect_project(path))
-    if format is InspectFormat.json:
+    if format is OutputFormat.json:
         typer.echo(inspect_render.render_json(model), nl=False)
     else:
         typer.echo(inspect_render.render_text(model), nl=False)
@@ -72,11 +67,11 @@ def inspect(
 @app.command()
 def check(
     paths: Optional[list[Path]] = typer.Argument(None, help="Files or directories to report on (default: the project)."),
-    format: CheckFormat = typer.Option(CheckFormat.text, "--format", help="Output format."),
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
 ) -> None:
     """Check endpoints statically and report problems."""
     result = _run(lambda: api.check(list(paths or [Path(".")])))
-    if format is CheckFormat.json:
+    if format is OutputFormat.json:
         typer.echo(diagnostics_render.render_json(result.diagnostics), nl=False)
     else:
         root = result.model.root

@@ -30,7 +30,7 @@ from .codes import (
     ROUTE_ON_QUEUE_ENDPOINT,
 )
 from .settings import (
-    _UNSET,
+    UNSET,
     SettingsBuilder,
     _sentence,
     argument,
@@ -146,11 +146,11 @@ def _resolve_endpoint(group: Group, builder: SettingsBuilder, build_function: Fu
     functions = _functions(group, builder, build_function, load_balanced)
     for param in tables.ENDPOINT.params:
         value, span = argument(call, bound.arguments, param.name)
-        if param.name == "volume" and value is not _UNSET:
+        if param.name == "volume" and value is not UNSET:
             volumes(builder, value, span, "volume")
-        elif param.name == "template" and value is not _UNSET:
+        elif param.name == "template" and value is not UNSET:
             template(builder, value, span, "template")
-        elif value is not _UNSET:
+        elif value is not UNSET:
             builder.add(param.name, value, span)
         elif param.name == "name" and not load_balanced and len(functions) == 1:
             builder.add("name", functions[0].name, None)
@@ -215,14 +215,14 @@ def _resolve_remote(group: Group, builder: SettingsBuilder, build_function: Func
         if param.name in ("workersMin", "workersMax", "type"):
             continue
         if param.name in ("networkVolume", "networkVolumes"):
-            if value is not _UNSET:
+            if value is not UNSET:
                 volumes(builder, value, span, param.name)
             continue
         if param.name == "template":
-            if value is not _UNSET:
+            if value is not UNSET:
                 template(builder, value, span, param.name)
             continue
-        if value is not _UNSET:
+        if value is not UNSET:
             builder.add(key, value, span, param.name)
         elif param.default not in (None, "", tables.REQUIRED):
             builder.add(key, param.default, None, param.name)
@@ -250,7 +250,7 @@ def _workers(builder: SettingsBuilder, call: SdkCall, bound: dict[str, Value]) -
         if isinstance(value, (Unknown, Invalid)):
             builder.add("workers", value, span, label)
             return
-    given = low is not _UNSET or high is not _UNSET
+    given = low is not UNSET or high is not UNSET
     low_value = low.value if isinstance(low, Known) else tables.DEFAULT_WORKERS_MIN
     high_value = high.value if isinstance(high, Known) else tables.DEFAULT_WORKERS_MAX
     span = low_span or high_span
@@ -324,7 +324,7 @@ def _remote_arguments(
     builder.binding_errors(bound.errors, call)
     for collected in packages:
         value, span = argument(call, bound.arguments, collected.key)
-        if value is _UNSET:
+        if value is UNSET:
             continue
         builder.add(collected.key, value, span)
         collected.span = collected.span or span
@@ -334,19 +334,19 @@ def _remote_arguments(
         elif isinstance(builder.values.get(collected.key), tuple):
             collected.names.extend(builder.values[collected.key])
     value, span = argument(call, bound.arguments, "accelerate_downloads")
-    if value is not _UNSET:
+    if value is not UNSET:
         builder.add("accelerate_downloads", value, span)
     local_value, _ = argument(call, bound.arguments, "local")
     local = isinstance(local_value, Known) and local_value.value is True
     method, method_span = argument(call, bound.arguments, "method")
     path, path_span = argument(call, bound.arguments, "path")
     if load_balanced:
-        if method is _UNSET or path is _UNSET:
-            missing = "method" if method is _UNSET else "path"
+        if method is UNSET or path is UNSET:
+            missing = "method" if method is UNSET else "path"
             builder.problem(LB_ROUTE_INCOMPLETE, f"Load-balanced endpoints need `method=` and `path=` on `@remote`; `{missing}` is missing", declaration.span)
         else:
             routes.append(_route(builder, method, path, declaration.span, True, method_span))
-    elif method is not _UNSET or path is not _UNSET:
+    elif method is not UNSET or path is not UNSET:
         builder.problem(
             ROUTE_ON_QUEUE_ENDPOINT,
             "`method`/`path` are ignored on a queue-based resource; use a load-balancer class to serve routes",

@@ -28,7 +28,8 @@ from .codes import (
 from .evaluate import Invalid, Known, SdkCall, Unknown, Value
 
 
-_UNSET = object()
+UNSET = object()
+"""An argument the call does not pass (``None`` is a value the user may write)."""
 
 
 def _nonnegative(setting: str) -> Callable[[object], object]:
@@ -204,11 +205,11 @@ def _sentence(message: str) -> str:
 
 
 def argument(call: SdkCall, bound: dict[str, Value], name: str) -> tuple[Value | object, Span | None]:
-    """The bound value of ``name`` with its keyword span, or ``_UNSET``."""
+    """The bound value of ``name`` with its keyword span, or ``UNSET``."""
     keyword = call.keyword(name)
     if name in bound:
         return bound[name], keyword.span if keyword is not None else bound[name].span
-    return _UNSET, None
+    return UNSET, None
 
 
 def volumes(builder: SettingsBuilder, value: Value, span: Span | None, label: str) -> None:
