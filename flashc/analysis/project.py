@@ -56,9 +56,6 @@ class ModuleScopes(Mapping[str, ModuleScope]):
     def __len__(self) -> int:
         return len(self._sources)
 
-    def parsed(self, name: str) -> bool:
-        return self._scopes.get(name) is not None
-
     def _parse(self, source: SourceFile) -> ModuleScope | None:
         parsed = parse_module(source)
         if isinstance(parsed, Diagnostic):
