@@ -6,71 +6,194 @@ below. Nothing in this module prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .analysis import analyse_project
-from .config import load_config
-from .diagnostics import Diagnostic, Severity
-from .diagnostics import Span
+from . import cache
+from .analysis import analyse, analyse_sources, candidate_modules, read_sources
+from .config import Config, load_config
+from .diagnostics import Applicability, Diagnostic, Severity, Span
 from .discovery import find_nested_projects, find_project_root
 from .model import ProjectModel
+from .rules import selection as rule_selection
+from .rules.engine import run_rules
+from .rules.selection import Selection
+from .rules.suppressions import apply_suppressions
+from .transforms.fixes import apply_fixes, materialize
+
+MAX_FIX_ROUNDS = 10
+"""Fixes are applied in rounds (a fix overlapping another waits for the next); this bounds them."""
 
 
 def inspect_project(path: Path) -> ProjectModel:
     """Discover the project containing ``path`` and model it statically."""
     root = find_project_root(path)
-    return analyse_project(root, load_config(root))
+    return analyse(root, load_config(root)).model
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    """Command-line choices; None means "as configured in ``[tool.flashc]``"."""
+
+    select: Sequence[str] | None = None
+    extend_select: Sequence[str] | None = None
+    ignore: Sequence[str] | None = None
+    fail_on: Severity | None | str = "config"
+    """A severity, None for never, or ``"config"`` for ``[tool.flashc] fail-on``."""
+    use_cache: bool = True
+    cache_dir: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    model: ProjectModel
+    root: Path
     diagnostics: tuple[Diagnostic, ...]
     """Sorted by path, position and code; only those under the requested paths."""
+    texts: Mapping[str, str] = field(repr=False)
+    """Project-relative path -> the text that was checked (for excerpts and fixes)."""
+    fail_on: Severity | None = Severity.ERROR
 
     @property
     def has_errors(self) -> bool:
         return any(d.severity is Severity.ERROR for d in self.diagnostics)
 
+    @property
+    def failed(self) -> bool:
+        """Findings at or above the ``fail-on`` severity (exit status 1)."""
+        return rule_selection.fails(self.diagnostics, self.fail_on)
 
-def check(paths: list[Path]) -> CheckResult:
+    def with_edits(self) -> CheckResult:
+        """The same result with every fix made into text edits (needed by JSON, SARIF, diffs)."""
+        return replace(self, diagnostics=tuple(materialize(self.diagnostics, self.texts)))
+
+
+def check(
+    paths: Sequence[Path],
+    options: CheckOptions | None = None,
+    *,
+    overrides: Mapping[str, str] | None = None,
+    use_cache: bool | None = None,
+) -> CheckResult:
     """Check the project containing ``paths[0]``, reporting findings under ``paths`` only.
 
     The whole project is analysed because configurations and endpoints cross
-    module boundaries; the paths only filter what is reported.
+    module boundaries; the paths only filter what is reported. A directory
+    holding other projects (``examples/a``, ``examples/b``) checks each of them.
+    ``overrides`` replaces file contents (project-relative path -> text).
     """
+    options = options or CheckOptions()
+    if use_cache is not None:
+        options = replace(options, use_cache=use_cache)
     targets = [p.resolve() for p in paths] or [Path.cwd().resolve()]
-    model = inspect_project(targets[0])
-    found = _findings(model, prefix="")
-    # A directory holding other projects (examples/a, examples/b) checks each of them too.
+    root = find_project_root(targets[0])
+    config = load_config(root)
+    found, texts = _check_project(root, config, options, overrides)
     for target in targets:
         if target.is_dir():
             for nested in find_nested_projects(target):
-                nested_model = inspect_project(nested)
-                found.extend(_findings(nested_model, prefix=nested.relative_to(model.root).as_posix() + "/"))
-    wanted = [t.relative_to(model.root).as_posix() if t != model.root else "" for t in targets if t.is_relative_to(model.root)]
+                prefix = nested.relative_to(root).as_posix() + "/"
+                nested_overrides = {p[len(prefix) :]: t for p, t in (overrides or {}).items() if p.startswith(prefix)}
+                nested_found, nested_texts = _check_project(nested, load_config(nested), options, nested_overrides)
+                found.extend(_rebased(d, prefix) for d in nested_found)
+                texts.update({prefix + path: text for path, text in nested_texts.items()})
+    wanted = [t.relative_to(root).as_posix() if t != root else "" for t in targets if t.is_relative_to(root)]
     selected = [d for d in found if _under(d.span.path, wanted)]
-    return CheckResult(model, tuple(sorted(set(selected), key=Diagnostic.sort_key)))
+    fail_on = config.fail_on if options.fail_on == "config" else options.fail_on
+    return CheckResult(root, tuple(sorted(set(selected), key=Diagnostic.sort_key)), texts, fail_on)  # type: ignore[arg-type]
 
 
-def _findings(model: ProjectModel, prefix: str) -> list[Diagnostic]:
-    """All findings of ``model``, with paths made relative to an outer root by ``prefix``."""
-    found = list(model.diagnostics) + [d for endpoint in model.endpoints for d in endpoint.problems]
-    if not prefix:
-        return found
+def _check_project(
+    root: Path, config: Config, options: CheckOptions, overrides: Mapping[str, str] | None
+) -> tuple[list[Diagnostic], dict[str, str]]:
+    """Findings of one project after selection and suppressions, and the texts checked."""
+    selection = Selection.from_config(config, select=options.select, extend_select=options.extend_select, ignore=options.ignore)
+    sources, unreadable = read_sources(root, config, overrides)
+    candidates = candidate_modules(sources)
+    texts = {source.path: source.text for source in sources.values()}
+    key = cache.cache_key(config, ((sources[m].path, sources[m].text) for m in candidates))
+    directory = cache.cache_directory(root, options.cache_dir)
+    raw = cache.load(directory, root, key) if options.use_cache else None
+    if raw is None:
+        raw = run_rules(analyse_sources(root, config, sources, [], candidates))
+        if options.use_cache:
+            cache.store(directory, root, key, raw)
+    kept = rule_selection.apply([*unreadable, *raw], selection)
+    return apply_suppressions(kept, texts, selection), texts
+
+
+@dataclass(frozen=True, slots=True)
+class FixResult:
+    changed: dict[str, tuple[str, str]]
+    """Project-relative path -> (text before, text after), for files the fixes change."""
+    fixed: int
+    """How many findings the fixes removed."""
+    result: CheckResult
+    """The check of the fixed text (what remains)."""
+
+
+def fix(paths: Sequence[Path], options: CheckOptions | None = None, *, unsafe: bool = False) -> FixResult:
+    """Apply fixes in memory until none applies; nothing is written (see :func:`write_fixes`).
+
+    Safe fixes only, unless ``unsafe``. Each round re-checks the changed text,
+    so a fix is always computed against the code it edits.
+    """
+    options = replace(options or CheckOptions(), use_cache=False)
+    overrides: dict[str, str] = {}
+    result = check(paths, options)
+    original = dict(result.texts)
+    before = len(result.diagnostics)
+    for _ in range(MAX_FIX_ROUNDS):
+        round_changed = False
+        by_path: dict[str, list[Diagnostic]] = {}
+        for diagnostic in materialize(_fixable(result.diagnostics, unsafe), result.texts):
+            if diagnostic.fix is not None:
+                by_path.setdefault(diagnostic.span.path, []).append(diagnostic)
+        for path, diagnostics in by_path.items():
+            text = result.texts[path]
+            new_text, applied = apply_fixes(text, [d.fix for d in diagnostics if d.fix is not None])
+            if applied and new_text != text:
+                overrides[path] = new_text
+                round_changed = True
+        if not round_changed:
+            break
+        result = check(paths, options, overrides=overrides)
+    changed = {path: (original[path], text) for path, text in overrides.items() if original.get(path) != text}
+    return FixResult(changed, max(before - len(result.diagnostics), 0), result)
+
+
+def _fixable(diagnostics: Sequence[Diagnostic], unsafe: bool) -> list[Diagnostic]:
+    allowed = {Applicability.SAFE, Applicability.UNSAFE} if unsafe else {Applicability.SAFE}
+    return [d for d in diagnostics if d.fix is not None and d.fix.applicability in allowed]
+
+
+def write_fixes(root: Path, changed: Mapping[str, tuple[str, str]]) -> None:
+    """Write fixed files, each atomically (an interrupted run leaves every file whole)."""
+    for path, (_, text) in changed.items():
+        target = root / path
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent, delete=False, suffix=".flashc-tmp", newline="") as handle:
+            handle.write(text)
+        os.chmod(handle.name, target.stat().st_mode & 0o7777)
+        os.replace(handle.name, target)
+
+
+def _rebased(diagnostic: Diagnostic, prefix: str) -> Diagnostic:
+    """``diagnostic`` with paths made relative to an outer root by ``prefix``."""
 
     def moved(span: Span) -> Span:
         return Span(prefix + span.path, span.start, span.end)
 
-    return [
-        replace(
-            d,
-            span=moved(d.span),
-            notes=tuple(replace(n, span=moved(n.span)) if n.span else n for n in d.notes),
-        )
-        for d in found
-    ]
+    fix = diagnostic.fix
+    if fix is not None:
+        fix = replace(fix, edits=tuple(replace(e, span=moved(e.span)) for e in fix.edits))
+    return replace(
+        diagnostic,
+        span=moved(diagnostic.span),
+        notes=tuple(replace(n, span=moved(n.span)) if n.span else n for n in diagnostic.notes),
+        fix=fix,
+    )
 
 
 def _under(path: str, prefixes: list[str]) -> bool:

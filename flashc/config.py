@@ -2,10 +2,13 @@
 
 Every key is validated here, once; an unknown key or a wrong type is a
 :class:`~flashc.errors.ConfigError` naming the key, the value and what is allowed.
+This module sits below the rule catalogue, so rule codes are checked for their
+shape only; :mod:`flashc.rules.selection` checks that each names a rule.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +16,7 @@ from typing import Any
 
 from flashc_runtime.sdk import tables
 
+from .diagnostics import Severity
 from .errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -29,6 +33,18 @@ class Config:
     """gitignore-style patterns of files flashc does not read, on top of .gitignore."""
     python_version: str | None = None
     """The workers' Python; must be one runpod-flash supports."""
+    select: tuple[str, ...] = ("ALL",)
+    """Rule codes or prefixes to run (upper case); ``ALL`` is every rule."""
+    extend_select: tuple[str, ...] = ()
+    """Codes or prefixes enabled on top of ``select``."""
+    ignore: tuple[str, ...] = ()
+    """Codes or prefixes not to run."""
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(gitignore-style pattern relative to the project root, codes or prefixes) pairs, in file order."""
+    severity: tuple[tuple[str, Severity], ...] = ()
+    """(code or prefix, severity) overrides of the rules' default severities."""
+    fail_on: Severity | None = Severity.ERROR
+    """The lowest severity that makes ``flashc check`` fail; None: findings never do."""
 
 
 # key -> (attribute, one-line description); the description is printed for unknown keys.
@@ -36,7 +52,20 @@ _KEYS: dict[str, tuple[str, str]] = {
     "app": ("app", "app name (string)"),
     "exclude": ("exclude", "gitignore-style patterns to skip (list of strings)"),
     "python-version": ("python_version", "worker Python version (string)"),
+    "select": ("select", "rule codes or prefixes to run (list of strings)"),
+    "extend-select": ("extend_select", "rule codes or prefixes to run on top of select (list of strings)"),
+    "ignore": ("ignore", "rule codes or prefixes not to run (list of strings)"),
+    "per-file-ignores": ("per_file_ignores", "gitignore-style pattern = rule codes not to report there (table)"),
+    "severity": ("severity", "rule code or prefix = error, warning or info (table)"),
+    "fail-on": ("fail_on", "lowest severity that fails `flashc check`: error, warning, info or never"),
 }
+
+_SELECTOR = re.compile(r"(?:FC\d{0,3}|ALL)", re.IGNORECASE)
+_SELECTOR_FORMS = "ALL, FC, or FC followed by one to three digits (FC1, FC10, FC101)"
+"""What a rule selector may look like, for error messages."""
+_SEVERITIES: dict[str, Severity] = {severity.value: severity for severity in Severity}
+FAIL_ON: dict[str, Severity | None] = {**_SEVERITIES, "never": None}
+"""``fail-on`` values (also the choices of a ``--fail-on`` option); None: findings never fail."""
 
 
 def load_config(root: Path) -> Config:
@@ -68,7 +97,65 @@ def config_from_table(table: dict[str, Any], source: str = "[tool.flashc]") -> C
     return Config(**values)
 
 
+def selectors(value: Any, where: str) -> tuple[str, ...]:
+    """Validate a list of rule codes or prefixes (``where`` names its origin) and upper-case them.
+
+    Public because command-line values (``--select``) need the same check.
+    """
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where} must be a list of rule codes or prefixes, got {value!r}")
+    return tuple(selector(item, where) for item in value)
+
+
+def selector(value: str, where: str) -> str:
+    """One rule code or prefix, upper-cased; anything else is a :class:`ConfigError`."""
+    if not _SELECTOR.fullmatch(value):
+        raise ConfigError(f"{where}: {value!r} is not a rule code or prefix; allowed: {_SELECTOR_FORMS}")
+    return value.upper()
+
+
+def _table(key: str, value: Any, source: str, shape: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: [tool.flashc] {key} must be a table of {shape}, got {value!r}")
+    return value
+
+
+def _per_file_ignores(value: Any, source: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    table = _table("per-file-ignores", value, source, "gitignore-style pattern = [rule codes]")
+    pairs = []
+    for pattern, codes in table.items():
+        where = f"{source}: [tool.flashc.per-file-ignores] {pattern!r}"
+        if not pattern.strip():
+            raise ConfigError(f"{where}: the pattern must not be empty")
+        pairs.append((pattern, selectors(codes, where)))
+    return tuple(pairs)
+
+
+def _severity(value: Any, source: str) -> tuple[tuple[str, Severity], ...]:
+    table = _table("severity", value, source, "rule code or prefix = severity")
+    overrides: dict[str, Severity] = {}
+    for key, level in table.items():
+        where = f"{source}: [tool.flashc.severity]"
+        code = selector(key, where)
+        if code in overrides:
+            raise ConfigError(f"{where}: {key!r} repeats {code!r} (codes are case-insensitive)")
+        if level not in _SEVERITIES:
+            raise ConfigError(f"{where} {key!r}: {level!r} is not a severity; allowed: {', '.join(_SEVERITIES)}")
+        overrides[code] = _SEVERITIES[level]
+    return tuple(overrides.items())
+
+
 def _check(key: str, value: Any, source: str) -> Any:
+    if key in ("select", "extend-select", "ignore"):
+        return selectors(value, f"{source}: [tool.flashc] {key}")
+    if key == "per-file-ignores":
+        return _per_file_ignores(value, source)
+    if key == "severity":
+        return _severity(value, source)
+    if key == "fail-on":
+        if not isinstance(value, str) or value not in FAIL_ON:
+            raise ConfigError(f"{source}: [tool.flashc] fail-on {value!r} is not allowed; allowed: {', '.join(FAIL_ON)}")
+        return FAIL_ON[value]
     if key == "exclude":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{source}: [tool.flashc] exclude must be a list of strings, got {value!r}")

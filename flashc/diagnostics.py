@@ -50,11 +50,28 @@ class Edit:
 
 
 @dataclass(frozen=True, slots=True)
+class InsertStatements:
+    """A deferred edit: insert ``statements`` at the top of a definition's body.
+
+    Rules describe the change; :mod:`flashc.transforms.fixes` turns it into text
+    edits with libcst (one parse per file, and only when edits are needed: for
+    ``--fix``, ``--diff``, JSON/SARIF output or an editor's code action).
+    """
+
+    scope: tuple[tuple[str, int], ...]
+    """The definition, as ``(name, occurrence)`` pairs from the module down; the
+    occurrence counts same-named definitions directly under the same parent."""
+    statements: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Fix:
     title: str
     """Imperative: "Move `import torch` into `infer`"."""
     edits: tuple[Edit, ...]
     applicability: Applicability
+    pending: tuple[InsertStatements, ...] = ()
+    """Changes not yet made into ``edits`` (see :class:`InsertStatements`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ BUILTIN_EXCLUDES = (
     ".nox/",
     "__pycache__/",
     ".mypy_cache/",
+    ".flashc_cache/",
     ".pytest_cache/",
     ".ruff_cache/",
     "node_modules/",

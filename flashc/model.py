@@ -143,6 +143,8 @@ class EndpointFunction:
     """Set when the definition is nested in a function (its closure cannot ship)."""
     body_imports: tuple[BodyImport, ...] = ()
     endpoint_calls: tuple[EndpointCall, ...] = ()
+    sdk_decorator_spans: tuple[Span, ...] = ()
+    """Every SDK declaration on the definition (stripped by the build; not part of the body)."""
 
 
 @dataclass(frozen=True, slots=True)

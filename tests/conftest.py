@@ -15,6 +15,15 @@ class TextSnapshot(SingleFileSnapshotExtension):
     file_extension = "txt"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_outside_the_repository(tmp_path_factory):
+    """Checks run by tests keep their cache in a temporary directory, not next to the fixtures."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("FLASHC_CACHE_DIR", str(tmp_path_factory.mktemp("flashc-cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def json_snapshot(snapshot):
     return snapshot.use_extension(JSONSnapshotExtension)

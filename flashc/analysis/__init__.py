@@ -1,5 +1,5 @@
 """Static analysis: files -> ProjectModel, without importing or running user code."""
 
-from .project import analyse_project, analyse_sources
+from .project import Analysis, analyse, analyse_project, analyse_sources, candidate_modules, read_sources
 
-__all__ = ["analyse_project", "analyse_sources"]
+__all__ = ["Analysis", "analyse", "analyse_project", "analyse_sources", "candidate_modules", "read_sources"]

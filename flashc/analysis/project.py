@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from flashc_runtime.sdk import tables
@@ -65,23 +66,59 @@ class ModuleScopes(Mapping[str, ModuleScope]):
         return ModuleScope(parsed, collector.bindings, tuple(collector.star_imports))
 
 
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The model plus what the rules need beyond it: the parsed modules behind it."""
+
+    model: ProjectModel
+    sources: Mapping[str, SourceFile]
+    """Module name -> source, for every file read."""
+    scopes: ModuleScopes
+    """Module name -> parsed module and bindings (parsed on first use)."""
+    candidates: frozenset[str]
+    """Modules that can declare or call endpoints (the rest were never parsed)."""
+
+
 def analyse_project(root: Path, config: Config) -> ProjectModel:
+    return analyse(root, config).model
+
+
+def analyse(root: Path, config: Config, overrides: Mapping[str, str] | None = None) -> Analysis:
+    """Read and analyse the project at ``root``.
+
+    ``overrides`` maps project-relative paths to text used instead of the file's
+    content (unsaved editor buffers, fixes being applied).
+    """
+    sources, diagnostics = read_sources(root, config, overrides)
+    return analyse_sources(root, config, sources, diagnostics)
+
+
+def read_sources(root: Path, config: Config, overrides: Mapping[str, str] | None = None) -> tuple[dict[str, SourceFile], list[Diagnostic]]:
+    """Every project file as text (module name -> source), plus FC902 for unreadable ones."""
     diagnostics: list[Diagnostic] = []
     sources: dict[str, SourceFile] = {}
     for file in iter_source_files(root, config):
-        name, is_package = module_name(file.relative_to(root))
-        source = read_source(root, file, name, is_package)
+        relative = file.relative_to(root)
+        name, is_package = module_name(relative)
+        text = overrides.get(relative.as_posix()) if overrides else None
+        source = SourceFile(relative.as_posix(), name, text, is_package) if text is not None else read_source(root, file, name, is_package)
         if isinstance(source, Diagnostic):
             diagnostics.append(source)
         elif name and name not in sources:
             sources[name] = source
-    return analyse_sources(root, config, sources, diagnostics)
+    return sources, diagnostics
 
 
-def analyse_sources(root: Path, config: Config, sources: dict[str, SourceFile], diagnostics: list[Diagnostic]) -> ProjectModel:
+def analyse_sources(
+    root: Path,
+    config: Config,
+    sources: dict[str, SourceFile],
+    diagnostics: list[Diagnostic],
+    candidates: set[str] | frozenset[str] | None = None,
+) -> Analysis:
     scopes = ModuleScopes(sources)
     evaluator = Evaluator(scopes, _package_names(sources))
-    candidates = _candidate_modules(sources)
+    candidates = candidate_modules(sources) if candidates is None else candidates
     targets: list[Target] = []
     for name in sorted(candidates):
         scope = scopes.get(name)
@@ -109,7 +146,7 @@ def analyse_sources(root: Path, config: Config, sources: dict[str, SourceFile], 
         ModuleSummary(s.path, s.module, counts.get(s.module, 0), skipped=s.module not in candidates)
         for s in sorted(sources.values(), key=lambda s: s.path)
     )
-    return ProjectModel(
+    model = ProjectModel(
         root=root,
         name=config.app or root.name,
         config=config,
@@ -117,6 +154,7 @@ def analyse_sources(root: Path, config: Config, sources: dict[str, SourceFile], 
         endpoints=tuple(endpoints),
         diagnostics=tuple(sorted(set(diagnostics), key=Diagnostic.sort_key)),
     )
+    return Analysis(model, sources, scopes, frozenset(candidates))
 
 
 def _package_names(sources: Mapping[str, SourceFile]) -> frozenset[str]:
@@ -128,7 +166,7 @@ def _package_names(sources: Mapping[str, SourceFile]) -> frozenset[str]:
     return frozenset(names)
 
 
-def _candidate_modules(sources: Mapping[str, SourceFile]) -> set[str]:
+def candidate_modules(sources: Mapping[str, SourceFile]) -> set[str]:
     """Modules that mention the SDK, or import (transitively) a project module that does."""
     imports = {name: _imported_modules(source) for name, source in sources.items()}
     candidates = {name for name, source in sources.items() if _SDK_MENTION.search(source.text)}
@@ -177,6 +215,7 @@ def _endpoint_function(
         path=parsed.path,
         span=parsed.name_span(node),
         decorator_span=target.declarations[0].span,
+        sdk_decorator_spans=tuple(d.span for d in target.declarations),
         is_async=any(m.is_async for m in methods) if is_class else isinstance(node, ast.AsyncFunctionDef),
         is_class=is_class,
         parameters=() if is_class else body.parameters(node),  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""The rule engine: the catalogue of rules and the check that runs them."""

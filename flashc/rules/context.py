@@ -1,0 +1,80 @@
+"""What a rule's check function is given: the analysis, and cheap ways into it."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from flashc_runtime.sdk import tables
+
+from ..analysis import Analysis
+from ..analysis.evaluate import ModuleScope
+from ..diagnostics import Span
+from ..model import Endpoint, EndpointFunction, ProjectModel
+
+DefinitionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+@dataclass
+class RuleContext:
+    analysis: Analysis
+    _nodes: dict[tuple[str, int, int], ast.AST] = field(default_factory=dict, repr=False)
+
+    @property
+    def model(self) -> ProjectModel:
+        return self.analysis.model
+
+    @property
+    def python_version(self) -> str:
+        """The workers' Python (``[tool.flashc] python-version``, else the SDK default)."""
+        return self.model.config.python_version or tables.DEFAULT_PYTHON_VERSION
+
+    @cached_property
+    def endpoint_functions(self) -> dict[tuple[str, str], tuple[Endpoint, EndpointFunction]]:
+        """``(module, name)`` -> the endpoint serving it and the function's facts."""
+        found: dict[tuple[str, str], tuple[Endpoint, EndpointFunction]] = {}
+        for endpoint in self.model.endpoints:
+            for function in endpoint.functions:
+                found.setdefault((function.module, function.name), (endpoint, function))
+        return found
+
+    def functions(self) -> Iterator[tuple[Endpoint, EndpointFunction]]:
+        for endpoint in self.model.endpoints:
+            for function in endpoint.functions:
+                yield endpoint, function
+
+    def scope(self, module: str) -> ModuleScope | None:
+        """The parsed module (None when it does not parse or is not in the project)."""
+        return self.analysis.scopes.get(module)
+
+    def definition(self, function: EndpointFunction) -> DefinitionNode | None:
+        """The ``def``/``class`` node of an endpoint function."""
+        scope = self.scope(function.module)
+        if scope is None:
+            return None
+        for node in ast.walk(scope.parsed.tree):
+            if (
+                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                and node.name == function.name
+                and scope.parsed.name_span(node) == function.span
+            ):
+                return node
+        return None
+
+    def node_at(self, module: str, span: Span) -> ast.AST | None:
+        """The outermost expression or statement of ``module`` written exactly at ``span``."""
+        scope = self.scope(module)
+        if scope is None:
+            return None
+        for node in ast.walk(scope.parsed.tree):
+            if isinstance(node, (ast.expr, ast.stmt)) and scope.parsed.span(node) == span:
+                return node
+        return None
+
+    def module_of_path(self, path: str) -> str | None:
+        for name, source in self.analysis.sources.items():
+            if source.path == path:
+                return name
+        return None

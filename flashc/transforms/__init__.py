@@ -1,0 +1,1 @@
+"""libcst transforms: code rewrites that keep formatting and comments (fixes, extraction, stubs)."""
