@@ -208,8 +208,8 @@ def _prefixes(module: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
 
 
-def _table_entry(module: str) -> tuple[str, ...]:
-    """The table's distributions for the longest listed prefix of ``module``."""
+def listed_distributions(module: str) -> tuple[str, ...]:
+    """The table's distributions (as PyPI spells them) for the longest listed prefix of ``module``."""
     for prefix in _prefixes(module):
         if prefix in IMPORT_DISTRIBUTIONS:
             return IMPORT_DISTRIBUTIONS[prefix]
@@ -224,7 +224,7 @@ def distributions(module: str) -> tuple[str, ...]:
     prefixes (``google.cloud.storage`` -> ``google-cloud-storage``).
     Installed metadata is separate (:func:`installed_distributions`) because it costs a scan.
     """
-    listed = _table_entry(module)
+    listed = listed_distributions(module)
     names = listed or _prefixes(module)
     if not listed and top_level(module) in NAMESPACE_ROOTS and len(names) > 1:
         names = names[:-1]  # ``google`` itself provides none of ``google.*``
@@ -251,7 +251,7 @@ def installed_distributions(module: str) -> tuple[str, ...]:
 
 def suggested_distribution(module: str) -> str:
     """The distribution to tell the user to add for ``module``, as PyPI spells it when known."""
-    listed = _table_entry(module)
+    listed = listed_distributions(module)
     if listed:
         return listed[0]
     top = top_level(module)

@@ -1,0 +1,99 @@
+"""``flashc check`` options and ``flashc rule``, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from flashc.cli import app
+from support import FIXTURES
+
+SCOPING = FIXTURES / "rules" / "scoping"
+CALLS = FIXTURES / "rules" / "calls"
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+
+    def invoke(*args: object):
+        return runner.invoke(app, [str(a) for a in args])
+
+    return invoke
+
+
+def test_select_and_ignore_by_prefix(run) -> None:
+    only_imports = run("check", SCOPING, "--select", "FC101", "--format", "concise", "-q")
+    assert {line.split(": ")[1].split(" ")[0] for line in only_imports.stdout.splitlines()} == {"FC101"}
+    without_scoping = run("check", SCOPING, "--ignore", "FC1", "--format", "concise", "-q")
+    assert (without_scoping.exit_code, without_scoping.stdout) == (0, "")
+
+
+def test_unknown_rule_code_is_a_usage_error(run) -> None:
+    result = run("check", SCOPING, "--select", "FC999")
+    assert result.exit_code == 2
+    assert "FC999" in result.stderr and "Traceback" not in result.output
+
+
+def test_fail_on_decides_the_exit_status(run) -> None:
+    warnings_only = ("check", SCOPING, "--select", "FC103,FC108")
+    assert run(*warnings_only).exit_code == 0
+    assert run(*warnings_only, "--fail-on", "warning").exit_code == 1
+    assert run("check", CALLS, "--fail-on", "never").exit_code == 0
+
+
+def test_quiet_prints_findings_without_the_summary(run) -> None:
+    result = run("check", CALLS, "--format", "concise", "--quiet")
+    assert "Found" not in result.stdout
+    assert result.stdout.splitlines()[0].startswith("client.py:18:5: FC201 [error]")
+
+
+def test_statistics(run, text_snapshot) -> None:
+    result = run("check", SCOPING, "--statistics")
+    assert result.exit_code == 1
+    assert result.stdout == text_snapshot
+
+
+@pytest.mark.parametrize("format", ["json", "sarif"])
+def test_machine_formats_carry_fix_edits(run, format: str) -> None:
+    result = run("check", FIXTURES / "fixes", "--format", format, "--unsafe-fixes")
+    document = json.loads(result.stdout)
+    if format == "json":
+        fixes = [d["fix"] for d in document if d["fix"]]
+        assert fixes and all(f["edits"] for f in fixes)
+    else:
+        results = document["runs"][0]["results"]
+        assert any(r.get("fixes") for r in results)
+
+
+def test_github_format(run) -> None:
+    result = run("check", CALLS, "--format", "github", "--select", "FC202")
+    first = result.stdout.splitlines()[0]
+    assert first == (
+        "::error file=client.py,line=33,col=11,endLine=33,endColumn=28,"
+        "title=FC202 (endpoint-call-signature-mismatch)::`embed()` is missing required argument `texts`"
+        "%0Anote: workers.py:9:11: `embed` is an endpoint function defined here"
+    )
+
+
+def test_rule_prints_the_documentation(run, text_snapshot) -> None:
+    result = run("rule", "FC101")
+    assert result.exit_code == 0
+    assert result.stdout == text_snapshot
+    assert run("rule", "module-import-captured").stdout == result.stdout
+
+
+def test_rule_all_lists_every_code(run) -> None:
+    result = run("rule", "--all")
+    codes = [line.split()[0] for line in result.stdout.splitlines()[1:]]
+    assert codes[:3] == ["FC101", "FC102", "FC103"]
+    assert {"FC201", "FC310", "FC900", "FC901"} <= set(codes)
+    assert json.loads(run("rule", "--all", "--format", "json").stdout)[0]["name"] == "module-import-captured"
+
+
+def test_unknown_rule(run) -> None:
+    result = run("rule", "FC999")
+    assert result.exit_code == 2
+    assert "unknown rule 'FC999'" in result.stderr
