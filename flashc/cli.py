@@ -25,6 +25,7 @@ from .render import inspect as inspect_render
 from .render import rules as rules_render
 from .render import sarif as sarif_render
 from .rules.registry import RULES
+from .rules.registry import by_name
 from .rules.registry import rule as lookup_rule
 
 app = typer.Typer(
@@ -39,6 +40,12 @@ app = typer.Typer(
 class InspectFormat(str, Enum):
     text = "text"
     json = "json"
+
+
+class RuleFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
 
 
 class CheckFormat(str, Enum):
@@ -182,20 +189,28 @@ def _print_diff(fixed: api.FixResult) -> None:
 def rule(
     code: Optional[str] = typer.Argument(None, help="A rule code (FC101) or name (module-import-captured)."),
     all_rules: bool = typer.Option(False, "--all", help="List every rule."),
-    format: InspectFormat = typer.Option(InspectFormat.text, "--format", help="Output format."),
+    format: RuleFormat = typer.Option(RuleFormat.text, "--format", help="Output format."),
 ) -> None:
     """Explain a rule: what it finds, why it matters, an example and its fix."""
-    from .rules.registry import by_name
-
     if all_rules or code is None:
         rules = list(RULES.values())
-        typer.echo(rules_render.render_rules_json(rules) if format is InspectFormat.json else rules_render.render_rule_list(rules), nl=False)
+        render = {
+            RuleFormat.text: rules_render.render_rule_list,
+            RuleFormat.json: rules_render.render_rules_json,
+            RuleFormat.markdown: rules_render.render_rules_markdown,
+        }[format]
+        typer.echo(render(rules), nl=False)
         return
     found = lookup_rule(code) or by_name(code)
     if found is None:
         typer.echo(f"flashc: error: unknown rule {code!r}; `flashc rule --all` lists them", err=True)
         raise typer.Exit(2)
-    typer.echo(rules_render.render_rule_json(found) if format is InspectFormat.json else rules_render.render_rule(found), nl=False)
+    render_one = {
+        RuleFormat.text: rules_render.render_rule,
+        RuleFormat.json: rules_render.render_rule_json,
+        RuleFormat.markdown: rules_render.rule_markdown,
+    }[format]
+    typer.echo(render_one(found), nl=False)
 
 
 def _run(action):  # type: ignore[no-untyped-def]

@@ -104,10 +104,10 @@ def selectors(value: Any, where: str) -> tuple[str, ...]:
     """
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where} must be a list of rule codes or prefixes, got {value!r}")
-    return tuple(selector(item, where) for item in value)
+    return tuple(_selector(item, where) for item in value)
 
 
-def selector(value: str, where: str) -> str:
+def _selector(value: str, where: str) -> str:
     """One rule code or prefix, upper-cased; anything else is a :class:`ConfigError`."""
     if not _SELECTOR.fullmatch(value):
         raise ConfigError(f"{where}: {value!r} is not a rule code or prefix; allowed: {_SELECTOR_FORMS}")
@@ -133,13 +133,13 @@ def _per_file_ignores(value: Any, source: str) -> tuple[tuple[str, tuple[str, ..
 
 def _severity(value: Any, source: str) -> tuple[tuple[str, Severity], ...]:
     table = _table("severity", value, source, "rule code or prefix = severity")
+    where = f"{source}: [tool.flashc.severity]"
     overrides: dict[str, Severity] = {}
     for key, level in table.items():
-        where = f"{source}: [tool.flashc.severity]"
-        code = selector(key, where)
+        code = _selector(key, where)
         if code in overrides:
             raise ConfigError(f"{where}: {key!r} repeats {code!r} (codes are case-insensitive)")
-        if level not in _SEVERITIES:
+        if not isinstance(level, str) or level not in _SEVERITIES:
             raise ConfigError(f"{where} {key!r}: {level!r} is not a severity; allowed: {', '.join(_SEVERITIES)}")
         overrides[code] = _SEVERITIES[level]
     return tuple(overrides.items())

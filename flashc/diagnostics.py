@@ -91,5 +91,6 @@ class Diagnostic:
     fix: Fix | None = None
     notes: tuple[Note, ...] = ()
 
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.span.path, self.span.start.line, self.span.start.column, self.code)
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        """Position, then code, then message: a total order, so output never depends on set order."""
+        return (self.span.path, self.span.start.line, self.span.start.column, self.code, self.message)

@@ -53,56 +53,50 @@ def public_methods(scope: ModuleScope, node: ast.ClassDef) -> tuple[Method, ...]
     return tuple(methods)
 
 
-def body_imports(scope: ModuleScope, node: ast.AST, is_local: Callable[[str], bool]) -> tuple[BodyImport, ...]:
-    """Every import statement inside the definition, at any depth."""
-    found: list[BodyImport] = []
-    for child in ast.walk(node):
-        if isinstance(child, ast.Import):
-            for alias in child.names:
-                found.append(BodyImport(alias.name, (), scope.parsed.span(child), is_local(alias.name)))
-        elif isinstance(child, ast.ImportFrom):
-            source = scope.parsed.source
-            module = resolve_relative(source.module, source.is_package, child.level, child.module)
-            names = tuple(alias.name for alias in child.names)
-            found.append(BodyImport(module, names, scope.parsed.span(child), bool(module) and is_local(module)))
-    return tuple(found)
-
-
-def endpoint_calls(
+def imports_and_calls(
     scope: ModuleScope,
     node: ast.AST,
+    is_local: Callable[[str], bool],
     is_endpoint: Callable[[str, str], bool],
     own: tuple[str, str],
-) -> tuple[EndpointCall, ...]:
-    """Calls in the body to other endpoint functions (direct, module-attribute, in-body import)."""
-    imported = _in_body_names(scope, node)
-    awaited = {id(child.value) for child in ast.walk(node) if isinstance(child, ast.Await)}
-    calls: list[EndpointCall] = []
+) -> tuple[tuple[BodyImport, ...], tuple[EndpointCall, ...]]:
+    """The definition's import statements and its calls to other endpoints, in one walk.
+
+    Imports at any depth are what the worker imports itself; calls are matched
+    directly (``embed()``), through a module (``workers.embed()``) or through an
+    in-body import.
+    """
+    import_nodes: list[ast.Import | ast.ImportFrom] = []
+    calls: list[ast.Call] = []
+    awaited: set[int] = set()
     for child in ast.walk(node):
-        if not isinstance(child, ast.Call):
-            continue
-        callee = _callee(scope, child.func, imported)
-        if callee is not None and callee != own and is_endpoint(*callee):
-            calls.append(EndpointCall(f"{callee[0]}:{callee[1]}", scope.parsed.span(child), id(child) in awaited))
-    return tuple(calls)
-
-
-def _in_body_names(scope: ModuleScope, node: ast.AST) -> dict[str, tuple[str, str]]:
-    """Names bound by in-body imports: ``name -> (module, attribute)`` (attribute ``""`` for modules)."""
+        if isinstance(child, (ast.Import, ast.ImportFrom)):
+            import_nodes.append(child)
+        elif isinstance(child, ast.Call):
+            calls.append(child)
+        elif isinstance(child, ast.Await):
+            awaited.add(id(child.value))
     source = scope.parsed.source
+    imports: list[BodyImport] = []
     names: dict[str, tuple[str, str]] = {}
-    for child in ast.walk(node):
-        if isinstance(child, ast.ImportFrom):
-            module = resolve_relative(source.module, source.is_package, child.level, child.module)
-            for alias in child.names:
+    for statement in import_nodes:
+        span = scope.parsed.span(statement)
+        if isinstance(statement, ast.Import):
+            for alias in statement.names:
+                imports.append(BodyImport(alias.name, (), span, is_local(alias.name)))
+                top = alias.name.split(".")[0]
+                names[alias.asname or top] = (alias.name if alias.asname else top, "")
+        else:
+            module = resolve_relative(source.module, source.is_package, statement.level, statement.module)
+            imports.append(BodyImport(module, tuple(a.name for a in statement.names), span, bool(module) and is_local(module)))
+            for alias in statement.names:
                 names[alias.asname or alias.name] = (module, alias.name)
-        elif isinstance(child, ast.Import):
-            for alias in child.names:
-                if alias.asname:
-                    names[alias.asname] = (alias.name, "")
-                else:
-                    names[alias.name.split(".")[0]] = (alias.name.split(".")[0], "")
-    return names
+    endpoint_calls = []
+    for call in calls:
+        callee = _callee(scope, call.func, names)
+        if callee is not None and callee != own and is_endpoint(*callee):
+            endpoint_calls.append(EndpointCall(f"{callee[0]}:{callee[1]}", scope.parsed.span(call), id(call) in awaited))
+    return tuple(imports), tuple(endpoint_calls)
 
 
 def _callee(scope: ModuleScope, func: ast.expr, imported: dict[str, tuple[str, str]]) -> tuple[str, str] | None:

@@ -74,6 +74,8 @@ class FreeUse:
     the body or where an added binding would not be visible."""
     global_scope: ast.AST | None = None
     """The definition that declared the name ``global`` (None if it did not)."""
+    attribute: str | None = None
+    """``x`` when the use is ``name.x`` (a module's endpoint called as ``workers.embed``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +178,9 @@ class _Walker:
             if isinstance(node.ctx, ast.Load):
                 self._use(node, scope, site, home)
             return
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and isinstance(node.value.ctx, ast.Load):
+            self._use(node.value, scope, site, home, node.attr)
+            return
         if isinstance(node, FUNCTION_NODES):
             for decorator in node.decorator_list:
                 self.walk(decorator, scope, site, home)
@@ -249,13 +254,13 @@ class _Walker:
 
     # --- resolution ------------------------------------------------------------------------
 
-    def _use(self, node: ast.Name, scope: Scope, site: Site, home: ast.AST | None) -> None:
+    def _use(self, node: ast.Name, scope: Scope, site: Site, home: ast.AST | None, attribute: str | None = None) -> None:
         name = node.id
         current: Scope | None = scope
         first = True
         while current is not None and current.kind != "outside":
             if name in current.globals:
-                self.uses.append(FreeUse(name, node, site, Origin.MODULE, home, current.node))
+                self.uses.append(FreeUse(name, node, site, Origin.MODULE, home, current.node, attribute))
                 return
             # A class body's names are visible to that body only, not to the scopes nested in it;
             # a ``nonlocal`` name is not bound here (bindings exclude it), so the search goes on outward.
@@ -269,7 +274,7 @@ class _Walker:
             if name in enclosing.bindings:
                 self.uses.append(FreeUse(name, node, site, Origin.CLOSURE, None))
                 return
-        self.uses.append(FreeUse(name, node, site, Origin.MODULE, home))
+        self.uses.append(FreeUse(name, node, site, Origin.MODULE, home, None, attribute))
 
 
 def _nonlocal_inside(name: str, scope: Scope) -> bool:
@@ -332,25 +337,24 @@ def _names(node: ast.AST, context: type = ast.Load) -> Iterator[ast.Name]:
             yield child
 
 
-def enclosing_definitions(tree: ast.Module, target: ast.AST) -> list[ast.AST]:
-    """The definitions (functions, classes) around ``target``, outermost first."""
-    path: list[ast.AST] = []
+def enclosing_definitions(tree: ast.Module) -> dict[int, tuple[ast.AST, ...]]:
+    """``id(definition)`` -> the definitions (functions, classes, lambdas) around it, outermost first.
 
-    def search(node: ast.AST) -> bool:
+    One pass over the module serves every endpoint in it.
+    """
+    found: dict[int, tuple[ast.AST, ...]] = {}
+    stack: list[tuple[ast.AST, tuple[ast.AST, ...]]] = [(tree, ())]
+    while stack:
+        node, around = stack.pop()
         for child in ast.iter_child_nodes(node):
-            if child is target:
-                return True
-            is_definition = isinstance(child, (*DEFINITION_NODES, ast.Lambda))
-            if is_definition:
-                path.append(child)
-            if search(child):
-                return True
-            if is_definition:
-                path.pop()
-        return False
-
-    search(tree)
-    return path
+            if isinstance(child, DEFINITION_NODES):
+                found[id(child)] = around
+                stack.append((child, (*around, child)))
+            elif isinstance(child, ast.Lambda):
+                stack.append((child, (*around, child)))
+            elif isinstance(child, (ast.stmt, ast.ExceptHandler, ast.match_case)):
+                stack.append((child, around))
+    return found
 
 
 def definition_paths(tree: ast.Module) -> dict[int, tuple[tuple[str, int], ...]]:

@@ -29,9 +29,10 @@ _STDLIB_ADDED: dict[str, tuple[int, int]] = {
 """Top-level stdlib modules and the version that added them (newer than 3.10)."""
 
 _PEP_594_LATE = (
-    "aifc audioop cgi cgitb chunk crypt imghdr mailcap msilib nis nntplib ossaudiodev pipes "
-    "sndhdr spwd sunau telnetlib uu xdrlib"
-).split()
+    *("aifc", "audioop", "cgi", "cgitb", "chunk", "crypt", "imghdr", "mailcap", "msilib", "nis"),
+    *("nntplib", "ossaudiodev", "pipes", "sndhdr", "spwd", "sunau", "telnetlib", "uu", "xdrlib"),
+)
+"""The "dead batteries" of PEP 594 that 3.13 removed (the rest went in 3.12)."""
 
 _STDLIB_REMOVED: dict[str, tuple[int, int]] = {
     "binhex": (3, 11),
@@ -114,7 +115,6 @@ IMPORT_DISTRIBUTIONS: Mapping[str, tuple[str, ...]] = {
     "fasttext": ("fasttext", "fasttext-wheel"),
     "ffmpeg": ("ffmpeg-python",),
     "fitz": ("PyMuPDF",),
-    "functorch": ("torch",),
     "gi": ("PyGObject",),
     "git": ("GitPython",),
     "google.protobuf": ("protobuf",),
@@ -170,6 +170,19 @@ IMPORT_DISTRIBUTIONS: Mapping[str, tuple[str, ...]] = {
 }
 """Import name (top-level, or dotted inside a namespace package) -> distributions providing it."""
 
+
+
+def _reversed(table: Mapping[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """Canonical distribution -> the import names ``table`` says it provides."""
+    reverse: dict[str, list[str]] = {}
+    for name, provided in table.items():
+        for distribution in provided:
+            reverse.setdefault(canonicalize_name(distribution), []).append(name)
+    return reverse
+
+
+_LISTED_IMPORTS = _reversed(IMPORT_DISTRIBUTIONS)
+
 NAMESPACE_ROOTS = frozenset({"azure", "backports", "google", "jaraco", "nvidia", "opentelemetry", "sphinxcontrib", "zope"})
 """Top-level names shared by many distributions: only the dotted name tells which one is meant."""
 
@@ -208,6 +221,17 @@ def _prefixes(module: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
 
 
+def imported_modules(module: str, names: tuple[str, ...]) -> list[str]:
+    """The modules ``from module import names`` may need a distribution for.
+
+    Inside a namespace package the names are the distributions' own packages
+    (``from google.cloud import storage`` needs ``google-cloud-storage``).
+    """
+    if names and top_level(module) in NAMESPACE_ROOTS:
+        return [f"{module}.{name}" for name in names if name != "*"] or [module]
+    return [module]
+
+
 def listed_distributions(module: str) -> tuple[str, ...]:
     """The table's distributions (as PyPI spells them) for the longest listed prefix of ``module``."""
     for prefix in _prefixes(module):
@@ -216,6 +240,7 @@ def listed_distributions(module: str) -> tuple[str, ...]:
     return ()
 
 
+@cache
 def distributions(module: str) -> tuple[str, ...]:
     """Canonical names of the distributions known to provide ``module``, most likely first.
 
@@ -263,11 +288,15 @@ def suggested_distribution(module: str) -> str:
 
 def import_names(distribution: str) -> tuple[str, ...]:
     """The names ``distribution`` (canonical) is expected to be imported as."""
-    names = [name for name, provided in IMPORT_DISTRIBUTIONS.items() if distribution in map(canonicalize_name, provided)]
-    names += [name for name, provided in _installed().items() if distribution in map(canonicalize_name, provided)]
-    if not names:
-        names.append(distribution.replace("-", "_"))
-    return tuple(dict.fromkeys(names))
+    listed = _LISTED_IMPORTS.get(distribution, [])
+    installed = [
+        name
+        for name, provided in _installed().items()
+        if name.isidentifier() and not name.startswith("_") and distribution in map(canonicalize_name, provided)
+    ]
+    separator = "." if distribution.partition("-")[0] in NAMESPACE_ROOTS else "_"
+    guessed = [] if listed or installed else [distribution.replace("-", separator)]
+    return tuple(dict.fromkeys([*listed, *installed, *guessed]))
 
 
 # --- requirements -----------------------------------------------------------------------------
@@ -297,7 +326,7 @@ def requirement_problem(text: str) -> str:
     if "://" in stripped or stripped.startswith("git+"):
         return "write a URL as a direct reference, `name @ url`"
     if stripped[0] in "./~\\":
-        return "a path is not a requirement; write it as `name @ file:///absolute/path`"
+        return "write a local path as `name @ file:///absolute/path`"
     if _SINGLE_EQUALS.match(stripped):
         return "pin a version with `==`"
     parts = [part for part in re.split(r"[\s,]+", stripped) if part]

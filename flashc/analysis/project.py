@@ -209,6 +209,7 @@ def _endpoint_function(
     parsed: ParsedModule = scope.parsed
     is_class = isinstance(node, ast.ClassDef)
     methods = body.public_methods(scope, node) if is_class else ()
+    imports, calls = body.imports_and_calls(scope, node, is_local_module, lambda m, n: (m, n) in endpoint_names, (parsed.name, node.name))
     return EndpointFunction(
         name=node.name,
         module=parsed.name,
@@ -224,8 +225,6 @@ def _endpoint_function(
         routes=routes,
         local=local,
         enclosing_function=target.enclosing_function,
-        body_imports=body.body_imports(scope, node, is_local_module),
-        endpoint_calls=body.endpoint_calls(
-            scope, node, lambda m, n: (m, n) in endpoint_names, (parsed.name, node.name)
-        ),
+        body_imports=imports,
+        endpoint_calls=calls,
     )

@@ -9,8 +9,11 @@ endpoint's parameters: the worker rejects them otherwise, after a cold start.
 from __future__ import annotations
 
 import ast
+import bisect
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 from flashc_runtime.sdk import tables
 
@@ -86,28 +89,58 @@ def check(context: RuleContext) -> Iterator[Diagnostic]:
     if not endpoints:
         return
     names = {name for _, name in endpoints}
+    # Only statements with a line that looks like a call of an endpoint name are walked.
+    call_pattern = re.compile(r"(?<!def )\b(?:{})\s*\(".format("|".join(map(re.escape, sorted(names)))))
     for module in sorted(context.analysis.candidates):
+        source = context.analysis.sources[module]
+        offsets = [m.start() for m in call_pattern.finditer(source.text)]
+        if not offsets:
+            continue
+        line_starts = [0, *(m.end() for m in re.finditer("\n", source.text))]
+        lines = {bisect.bisect_right(line_starts, offset) for offset in offsets}
         scope = context.scope(module)
-        if scope is None or not any(name in scope.parsed.source.text for name in names):
+        if scope is None:
             continue
         walker = _CallSites(scope, endpoints, names)
-        walker.statements(scope.parsed.tree.body, _Frame(None))
+        for statement in scope.parsed.tree.body:
+            if any(statement.lineno <= line <= (statement.end_lineno or statement.lineno) for line in lines):
+                walker.visit(statement, None, _Frame(None))
         yield from walker.found
 
 
 @dataclass
 class _Frame:
-    """The function a call is written in (None: module level)."""
+    """The function a call is written in (None: module level); its names are computed on first use."""
 
     node: ast.FunctionDef | ast.AsyncFunctionDef | None
-    locals: set[str] = field(default_factory=set)
-    imports: dict[str, tuple[str, str]] = field(default_factory=dict)
-    """Names bound by imports in this function: ``name -> (module, attribute)`` (``""`` for modules)."""
     parent: _Frame | None = None
+    module: tuple[str, bool] = ("", False)
+    """The module's name and whether it is a package (for relative imports)."""
 
     @property
     def is_async(self) -> bool:
         return isinstance(self.node, ast.AsyncFunctionDef)
+
+    @cached_property
+    def locals(self) -> set[str]:
+        return local_names(self.node) if self.node is not None else set()
+
+    @cached_property
+    def imports(self) -> dict[str, tuple[str, str]]:
+        """Names bound by imports in this function: ``name -> (module, attribute)`` (``""`` for modules)."""
+        found: dict[str, tuple[str, str]] = {}
+        if self.node is None:
+            return found
+        for child in ast.walk(self.node):
+            if isinstance(child, ast.ImportFrom):
+                module = resolve_relative(*self.module, child.level, child.module)
+                for alias in child.names:
+                    found[alias.asname or alias.name] = (module, alias.name)
+            elif isinstance(child, ast.Import):
+                for alias in child.names:
+                    top = alias.name.split(".")[0]
+                    found[alias.asname or top] = (alias.name if alias.asname else top, "")
+        return found
 
 
 class _CallSites:
@@ -128,7 +161,8 @@ class _CallSites:
         if isinstance(node, FUNCTION_NODES):
             for child in (*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d)):
                 self.visit(child, node, frame)
-            inner = _Frame(node, local_names(node), self._imports(node), frame)
+            source = self.parsed.source
+            inner = _Frame(node, frame, (source.module, source.is_package))
             self.statements(node.body, inner)
             return
         if isinstance(node, ast.Call):
@@ -254,19 +288,6 @@ class _CallSites:
         if binding.kind is BindingKind.IMPORT:
             return _member(binding.target, "", attribute)
         return None
-
-    def _imports(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, tuple[str, str]]:
-        source = self.parsed.source
-        found: dict[str, tuple[str, str]] = {}
-        for child in ast.walk(node):
-            if isinstance(child, ast.ImportFrom):
-                module = resolve_relative(source.module, source.is_package, child.level, child.module)
-                for alias in child.names:
-                    found[alias.asname or alias.name] = (module, alias.name)
-            elif isinstance(child, ast.Import):
-                for alias in child.names:
-                    found[alias.asname or alias.name.split(".")[0]] = (alias.name if alias.asname else alias.name.split(".")[0], "")
-        return found
 
 
 def _member(module: str, member: str, attribute: str | None) -> tuple[str, str] | None:

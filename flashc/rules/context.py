@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 from flashc_runtime.sdk import tables
 
@@ -14,13 +15,14 @@ from ..analysis.evaluate import ModuleScope
 from ..diagnostics import Span
 from ..model import Endpoint, EndpointFunction, ProjectModel
 
+T = TypeVar("T")
 DefinitionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
 @dataclass
 class RuleContext:
     analysis: Analysis
-    _nodes: dict[tuple[str, int, int], ast.AST] = field(default_factory=dict, repr=False)
+    _facts: dict[tuple[str, str], object] = field(default_factory=dict, repr=False)
 
     @property
     def model(self) -> ProjectModel:
@@ -44,6 +46,15 @@ class RuleContext:
         for endpoint in self.model.endpoints:
             for function in endpoint.functions:
                 yield endpoint, function
+
+    def module_facts(self, module: str, kind: str, compute: Callable[[ast.Module], T]) -> T:
+        """``compute(tree)`` for ``module``, computed once per module and kind (shared by all rules)."""
+        key = (module, kind)
+        if key not in self._facts:
+            scope = self.scope(module)
+            assert scope is not None, module
+            self._facts[key] = compute(scope.parsed.tree)
+        return self._facts[key]  # type: ignore[return-value]
 
     def scope(self, module: str) -> ModuleScope | None:
         """The parsed module (None when it does not parse or is not in the project)."""

@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 from packaging.utils import canonicalize_name
 
 from ..analysis import packages
-from ..analysis.codes import DEPENDENCY_UNDECLARED, DEPENDENCY_UNUSED, LOCAL_MODULE_MISSING, REQUIREMENT_INVALID
+from ..analysis.codes import (
+    DEPENDENCY_UNDECLARED,
+    DEPENDENCY_UNUSED,
+    LOCAL_MODULE_MISSING,
+    REQUIREMENT_INVALID,
+)
 from ..analysis.evaluate import ModuleScope
 from ..analysis.symbols import BindingKind
 from ..diagnostics import Diagnostic, Note, Severity, Span
@@ -58,9 +63,10 @@ RULES: tuple[Rule, ...] = (
             "`sklearn`, `yaml`...), by the packages installed next to flashc, and by the name itself "
             "(dotted for namespace packages: `google.cloud.storage` is `google-cloud-storage`); "
             "versions, extras and markers are not evaluated. The standard library of the workers' "
-            "Python (`python-version`) is never reported. `torch` and `triton` on GPU endpoints, "
-            "`runpod` on every endpoint and the flash runtime come with the worker and are reported "
-            "as info. Optional imports (inside `try: ... except ImportError` or `if TYPE_CHECKING:`) "
+            "Python (`python-version`) is never reported. `torch` and `triton` on GPU endpoints, and "
+            "`runpod` on every endpoint, come with the worker image and are reported as info; the "
+            "flash runtime (`runpod_flash`, `flashc`) ships with every endpoint and is never "
+            "reported. Optional imports (inside `try: ... except ImportError` or `if TYPE_CHECKING:`) "
             "are not reported. Each package is reported once per function. Endpoints whose "
             "`dependencies` cannot be resolved (FC322) and `local=True` functions are skipped."
         ),
@@ -94,7 +100,8 @@ RULES: tuple[Rule, ...] = (
             + ", ".join(f"`{name}`" for name in sorted(packages.RUNTIME_ONLY))
             + ". A distribution imported under a name flashc cannot know (not in its table, not "
             "installed next to flashc) is reported wrongly; the warning names the imports looked "
-            "for. Endpoints with a `local=True` function or unresolved `dependencies` are skipped."
+            "for. Endpoints with a `local=True` function, unresolved `dependencies` or a missing "
+            "project module (FC404) are skipped."
         ),
     ),
     Rule(
@@ -148,24 +155,25 @@ RULES: tuple[Rule, ...] = (
 
 
 def check(context: RuleContext) -> Iterator[Diagnostic]:
+    """FC404 for every endpoint; FC401–FC403 where its ``dependencies`` are known."""
     project = _ProjectImports(context)
     for endpoint in context.model.endpoints:
         bodies = [(function, _function_imports(context, function)) for function in endpoint.functions]
-        for _, imports in bodies:
-            yield from _missing_modules(context, project, imports)
+        missing = [d for _, imports in bodies for d in _missing_modules(context, project, imports)]
+        yield from missing
         setting = endpoint.setting("dependencies")
         if setting is not None and setting.unresolved is not None:
             continue  # reported as FC322
         spans = _requirement_spans(context, endpoint)
         yield from _invalid_requirements(endpoint, spans)
-        remote = [(function, imports) for function, imports in bodies if not function.local]
-        declared = frozenset(
-            name for name in map(packages.requirement_name, endpoint.dependencies) if name is not None
-        )
-        for _, imports in remote:
+        # ``local=True`` functions run in the caller's process, with the caller's packages.
+        remote = [imports for function, imports in bodies if not function.local]
+        declared = frozenset(filter(None, map(packages.requirement_name, endpoint.dependencies)))
+        for imports in remote:
             yield from _undeclared(endpoint, project, imports, declared)
-        if remote and len(remote) == len(bodies):
-            yield from _unused(endpoint, project, [imports for _, imports in remote], spans)
+        # Unused is only judged on complete code: all of it remote, every project module found.
+        if remote and len(remote) == len(bodies) and not missing:
+            yield from _unused(endpoint, project, remote, spans)
 
 
 # --- reading imports --------------------------------------------------------------------------
@@ -227,7 +235,11 @@ def _package_of(scope: ModuleScope) -> list[str]:
 
 
 def _resolve(scope: ModuleScope, level: int, module: str | None) -> str:
-    """The absolute module of ``from <level dots><module> import``; ``""`` past the top-level package."""
+    """The absolute module of ``from <level dots><module> import``; ``""`` past the top-level package.
+
+    Stricter than ``symbols.resolve_relative``, which lets ``from .x`` in a top-level
+    module stand for ``x``: Python refuses it, and FC404 has to say so.
+    """
     if level == 0:
         return module or ""
     package = _package_of(scope)
@@ -302,13 +314,16 @@ class _ProjectImports:
         self._roots = frozenset(module.partition(".")[0] for module in self.sources)
         self._stdlib = packages.stdlib_modules(context.python_version)
         self._module_level: dict[str, tuple[_Import, ...]] = {}
+        self._below: dict[tuple[str, ...], tuple[tuple[str, _Import], ...]] = {}
 
     def is_project(self, item: _Import) -> bool:
-        return item.level > 0 or packages.top_level(item.target) in self._roots
+        """Relative, or of a top-level project module (a project ``types.py`` does not hide ``types``)."""
+        top = packages.top_level(item.target)
+        return item.level > 0 or (top in self._roots and top not in self._stdlib)
 
     def is_third_party(self, item: _Import) -> bool:
         top = packages.top_level(item.target)
-        return bool(top) and top != "__future__" and top not in self._stdlib and not self.is_project(item)
+        return bool(top) and top not in self._stdlib and not self.is_project(item)
 
     def loaded(self, item: _Import) -> list[str]:
         """The project modules that running ``item`` executes (packages first, then submodules)."""
@@ -319,28 +334,46 @@ class _ProjectImports:
         """The third-party modules ``imports`` make the worker import, through project modules too."""
         for item in imports:
             if self.is_third_party(item):
-                yield _Use(item.target, item.span, item.optional)
-            elif self.is_project(item):
-                for module, inner in self._third_party_below(self.loaded(item)):
-                    yield _Use(inner.target, item.span, item.optional or inner.optional, (module, inner))
+                for module in packages.imported_modules(item.target, item.names):
+                    yield _Use(module, item.span, item.optional)
+            elif self.is_project(item) and not self._endpoints_only(item):
+                for importer, inner in self._third_party_below(self.loaded(item)):
+                    for module in packages.imported_modules(inner.target, inner.names):
+                        yield _Use(module, item.span, item.optional or inner.optional, (importer, inner))
 
-    def _third_party_below(self, modules: list[str]) -> Iterator[tuple[str, _Import]]:
+    def _endpoints_only(self, item: _Import) -> bool:
+        """``from workers import embed`` of endpoints only: the build ships stubs, not the module."""
+        endpoints = self._context.endpoint_functions
+        return bool(item.aliases) and all((item.target, alias.name) in endpoints for alias in item.aliases)
+
+    def _third_party_below(self, modules: list[str]) -> tuple[tuple[str, _Import], ...]:
         """``(project module, import)`` for each third-party import that loading ``modules`` runs."""
+        key = tuple(modules)
+        if key not in self._below:
+            self._below[key] = tuple(self._walk(modules))
+        return self._below[key]
+
+    def _walk(self, modules: list[str]) -> Iterator[tuple[str, _Import]]:
+        """Depth first in source order, each module once: import cycles are common, chains long."""
         seen: set[str] = set()
+        stack: list[Iterator[tuple[str, _Import | None]]] = [((module, None) for module in modules)]
+        while stack:
+            module, item = next(stack[-1], ("", None))
+            if not module:
+                stack.pop()
+            elif item is not None:
+                yield module, item
+            elif module not in seen:
+                seen.add(module)
+                stack.append(self._steps(module))
 
-        def visit(module: str) -> Iterator[tuple[str, _Import]]:
-            if module in seen:
-                return
-            seen.add(module)
-            for item in self._imports_of(module):
-                if self.is_third_party(item):
-                    yield module, item
-                elif self.is_project(item):
-                    for loaded in self.loaded(item):
-                        yield from visit(loaded)
-
-        for module in modules:
-            yield from visit(module)
+    def _steps(self, module: str) -> Iterator[tuple[str, _Import | None]]:
+        """What loading ``module`` does: ``(module, import)`` of a third-party import, ``(other, None)`` to load another."""
+        for item in self._imports_of(module):
+            if self.is_third_party(item):
+                yield module, item
+            elif self.is_project(item):
+                yield from ((loaded, None) for loaded in self.loaded(item))
 
     def _imports_of(self, module: str) -> tuple[_Import, ...]:
         """The module-level imports of project ``module`` (parsed once per check)."""
@@ -363,13 +396,18 @@ def _ancestors(module: str) -> list[str]:
 def _undeclared(endpoint: Endpoint, project: _ProjectImports, imports: tuple[_Import, ...], declared: frozenset[str]) -> Iterator[Diagnostic]:
     reported: set[str] = set()
     for use in project.uses(imports):
-        if use.optional or _covered(use.module, declared):
+        if use.optional or _bundled(use.module) or _covered(use.module, declared):
             continue
         distribution = packages.suggested_distribution(use.module)
         key = canonicalize_name(distribution)
         if key not in reported:
             reported.add(key)
             yield _undeclared_diagnostic(endpoint, use, distribution)
+
+
+def _bundled(module: str) -> bool:
+    """The flash runtime: every module declaring an endpoint imports it, and it ships with each."""
+    return not packages.BUNDLED.isdisjoint(packages.distributions(module))
 
 
 def _covered(module: str, declared: frozenset[str]) -> bool:
@@ -401,8 +439,6 @@ def _undeclared_diagnostic(endpoint: Endpoint, use: _Use, distribution: str) -> 
 def _provided(module: str, compute: Compute) -> str | None:
     """Why the worker has ``module`` without it being declared, or None."""
     provided = set(packages.distributions(module))
-    if provided & packages.BUNDLED:
-        return "flashc ships the flash runtime with every endpoint"
     if provided & packages.EVERY_IMAGE:
         return "every worker image provides it"
     if compute is Compute.GPU and provided & packages.GPU_IMAGE:
@@ -471,10 +507,16 @@ def _dependency_literals(context: RuleContext, endpoint: Endpoint) -> Iterator[t
         scope = context.scope(module) if module else None
         if scope is None:
             continue
-        for node in ast.walk(scope.parsed.tree):
+        for node in context.module_facts(scope.parsed.name, "dependencies-arguments", _argument_nodes):
             literal = _literal(scope, _dependencies_value(scope, node, site))
             if literal is not None:
                 yield scope, literal
+
+
+def _argument_nodes(tree: ast.Module) -> list[ast.AST]:
+    """The nodes that can be a ``dependencies`` argument or hold one, so each site walks only these."""
+    kinds = (ast.keyword, ast.List, ast.Tuple, ast.Call)
+    return [node for node in ast.walk(tree) if isinstance(node, kinds)]
 
 
 def _dependencies_value(scope: ModuleScope, node: ast.AST, site: Span) -> ast.expr | None:

@@ -39,7 +39,10 @@ RULES: tuple[Rule, ...] = (
         ),
         notes=(
             "Reported at the position Python's parser gives. Always on: it cannot be deselected, ignored "
-            "per file or suppressed with a comment. A file with a syntax error gets no other findings."
+            "per file or suppressed with a comment. A file with a syntax error gets no other findings. "
+            "Only files that can declare or call endpoints are parsed (they mention `runpod_flash`, "
+            "`tetra_rp` or `flashc`, or import a project module that does); a syntax error anywhere "
+            "else is left to your other tools."
         ),
         always_on=True,
     ),
@@ -71,7 +74,7 @@ RULES: tuple[Rule, ...] = (
             "comment; `# flashc: ignore` without codes covers every code; `# flashc: ignore-file[FC101]` (or "
             "`# flashc: ignore-file`) on its own line anywhere covers the whole file (at the end of a line of "
             "code it is not honoured); `# noqa: FC101` works like the end-of-line form. Codes must be full "
-            "codes, not prefixes. In a `noqa` comment only FC codes count and other tools' codes are left "
+            "codes, not prefixes, and a bracket that does not close makes no suppression. In a `noqa` comment only FC codes count and other tools' codes are left "
             "alone; a bare `# noqa` is not honoured, because it is usually meant for another linter. FC900 "
             "and FC902 cannot be suppressed. Codes of rules the selection turns off are not reported (they "
             "did not run). FC901 itself is silenced only by naming it, e.g. `# flashc: ignore[FC320, FC901]` "

@@ -307,9 +307,9 @@ class _EndpointBody:
         self.node = node
         sdk_spans = set(function.sdk_decorator_spans)
         skip = [d for d in node.decorator_list if self.parsed.span(d) in sdk_spans]
-        self.uses = analyse_body(node, enclosing_definitions(self.parsed.tree, node), skip, not _future_annotations(self.parsed.tree))
-        self.attributes = {id(a.value): a.attr for a in ast.walk(node) if isinstance(a, ast.Attribute) and isinstance(a.value, ast.Name)}
-        self._paths: dict[int, tuple[tuple[str, int], ...]] | None = None
+        enclosing = context.module_facts(function.module, "enclosing", enclosing_definitions).get(id(node), ())
+        future = context.module_facts(function.module, "future-annotations", _future_annotations)
+        self.uses = analyse_body(node, enclosing, skip, not future)
 
     def diagnostics(self) -> Iterator[Diagnostic]:
         guarded = self._guarded_globals()
@@ -402,12 +402,10 @@ class _EndpointBody:
             if binding.kind is BindingKind.IMPORT_FROM:
                 if (binding.target, binding.attribute) in endpoints:
                     return True
-                attribute = self.attributes.get(id(use.node))
-                if attribute and (f"{binding.target}.{binding.attribute}", attribute) in endpoints:
+                if use.attribute and (f"{binding.target}.{binding.attribute}", use.attribute) in endpoints:
                     return True
             if binding.kind is BindingKind.IMPORT:
-                attribute = self.attributes.get(id(use.node))
-                if attribute and (binding.target, attribute) in endpoints:
+                if use.attribute and (binding.target, use.attribute) in endpoints:
                     return True
         return False
 
@@ -451,9 +449,7 @@ class _EndpointBody:
     def _insert_fix(self, use: FreeUse, statement: str, title: str) -> Fix | None:
         if use.home is None or use.global_scope is not None:
             return None
-        if self._paths is None:
-            self._paths = definition_paths(self.parsed.tree)
-        path = self._paths.get(id(use.home))
+        path = self.context.module_facts(self.function.module, "definition-paths", definition_paths).get(id(use.home))
         if path is None:
             return None
         return Fix(title, (), UNSAFE, (InsertStatements(path, (statement,)),))

@@ -30,7 +30,8 @@ from .registry import RULES
 from .selection import Selection
 
 _HINT = re.compile(r"flashc:|noqa", re.IGNORECASE)
-_FLASHC = re.compile(r"#\s*flashc:\s*(?P<kind>ignore-file|ignore)(?![\w-])(?:\s*\[(?P<codes>[^\[\]#]*)\])?")
+# A bracket that does not close makes no directive: a typo must not turn into "ignore everything".
+_FLASHC = re.compile(r"#\s*flashc:\s*(?P<kind>ignore-file|ignore)(?:\s*\[(?P<codes>[^\[\]#]*)\]|(?![\w-])(?!\s*\[))")
 _NOQA = re.compile(r"#\s*noqa\s*:\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*)", re.IGNORECASE)
 _ITEM = re.compile(r"[^,\s]+")
 _OURS = re.compile(r"FC\d+", re.IGNORECASE)
@@ -140,11 +141,18 @@ class _Unused:
 
 
 def _unused(suppressions: list[Suppression], used: set[tuple[Suppression, str]], selection: Selection) -> list[_Unused]:
-    """FC901s of one file. FC901s are silenced only by comments that name FC901, then those are checked."""
+    """The FC901s of one file's suppressions (``used``: the (suppression, code) pairs that suppressed something).
+
+    First every comment or code that suppressed nothing; then those a comment
+    naming FC901 covers are dropped (marking that FC901 used); last, the FC901
+    codes that silenced nothing. Only an explicit FC901 silences FC901, so a
+    bare comment can never be kept alive by the report about itself.
+    """
+    touched = {s for s, _ in used}
     found = []
     for suppression in suppressions:
         if not suppression.codes:
-            if not any(s is suppression for s, _ in used):
+            if suppression not in touched:
                 found.append(_Unused(suppression, None, f"Unused suppression: no finding {_where(suppression)}"))
             continue
         for item in suppression.codes:

@@ -1,10 +1,9 @@
-"""Fixes as libcst transforms, and applying fixes to source text.
+"""Fixes as text: turning rules' deferred changes into edits, and applying edits.
 
 Rules describe insertions abstractly (:class:`~flashc.diagnostics.InsertStatements`);
-here libcst performs them, so indentation, comments and the rest of the file
-stay exactly as written (a one-line ``def f(): return x`` becomes an indented
-block). The changed text is then reduced to one whole-line :class:`Edit`, the
-form editors and ``--diff`` consume.
+:mod:`flashc.transforms.insert` performs them with libcst, and the changed text
+is reduced here to one whole-line :class:`Edit`, the form editors and ``--diff``
+consume.
 """
 
 from __future__ import annotations
@@ -12,89 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
-import libcst as cst
-
-from ..diagnostics import Diagnostic, Edit, Fix, InsertStatements, Position, Span
-
-
-class FixError(Exception):
-    """A fix could not be turned into edits (the source changed or does not parse)."""
-
-
-def insert_statements(source: str, change: InsertStatements) -> str:
-    """``source`` with ``change.statements`` added at the top of the definition's body."""
-    try:
-        module = cst.parse_module(source)
-        statements = [cst.parse_statement(text + "\n") for text in change.statements]
-    except cst.ParserSyntaxError as error:
-        raise FixError(str(error)) from None
-    inserter = _Inserter(change.scope, statements)
-    updated = module.visit(inserter)
-    if not inserter.done:
-        raise FixError(f"definition {'.'.join(name for name, _ in change.scope)} not found")
-    return updated.code
-
-
-class _Inserter(cst.CSTTransformer):
-    def __init__(self, scope: tuple[tuple[str, int], ...], statements: list[cst.BaseStatement]) -> None:
-        self.scope = scope
-        self.statements = statements
-        self.path: list[tuple[str, int]] = []
-        self.counts: list[dict[str, int]] = [{}]
-        self.done = False
-
-    def _enter(self, name: str) -> bool:
-        counts = self.counts[-1]
-        index = counts.get(name, 0)
-        counts[name] = index + 1
-        self.path.append((name, index))
-        self.counts.append({})
-        # Only descend where the target can be.
-        return tuple(self.path) == self.scope[: len(self.path)]
-
-    def _leave(self, original: cst.FunctionDef | cst.ClassDef, updated: cst.FunctionDef | cst.ClassDef) -> cst.FunctionDef | cst.ClassDef:
-        is_target = tuple(self.path) == self.scope
-        self.path.pop()
-        self.counts.pop()
-        if not is_target:
-            return updated
-        self.done = True
-        return updated.with_changes(body=_with_statements(updated.body, self.statements))
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return self._enter(node.name.value)
-
-    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
-        return self._leave(original, updated)  # type: ignore[return-value]
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return self._enter(node.name.value)
-
-    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
-        return self._leave(original, updated)  # type: ignore[return-value]
-
-
-def _with_statements(body: cst.BaseSuite, statements: list[cst.BaseStatement]) -> cst.BaseSuite:
-    if isinstance(body, cst.SimpleStatementSuite):
-        # ``def f(): return x`` -> an indented block, the old one-liner as its last line.
-        line = cst.SimpleStatementLine(body=body.body, trailing_whitespace=body.trailing_whitespace)
-        return cst.IndentedBlock(body=[*statements, line])
-    assert isinstance(body, cst.IndentedBlock)
-    existing = list(body.body)
-    start = 1 if existing and _is_docstring(existing[0]) else 0
-    return body.with_changes(body=[*existing[:start], *statements, *existing[start:]])
-
-
-def _is_docstring(statement: cst.BaseStatement) -> bool:
-    return (
-        isinstance(statement, cst.SimpleStatementLine)
-        and len(statement.body) == 1
-        and isinstance(statement.body[0], cst.Expr)
-        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
-
-
-# --- text edits --------------------------------------------------------------------------------
+from ..diagnostics import Diagnostic, Edit, Fix, Position, Span
 
 
 def line_edit(path: str, before: str, after: str) -> Edit:
@@ -118,6 +35,8 @@ def line_edit(path: str, before: str, after: str) -> Edit:
 
 def materialize(diagnostics: Sequence[Diagnostic], texts: Mapping[str, str]) -> list[Diagnostic]:
     """Turn every pending fix into text edits (libcst parses each affected file once per fix)."""
+    from .insert import FixError, insert_statements  # libcst, only when there is a fix to make
+
     result = []
     for diagnostic in diagnostics:
         fix = diagnostic.fix

@@ -74,6 +74,10 @@ _FORMS = "allowed: ALL, FC, or FC followed by one to three digits (FC1, FC10, FC
             {"severity": {"FC3": "fatal"}},
             "pyproject.toml: [tool.flashc.severity] 'FC3': 'fatal' is not a severity; allowed: error, warning, info",
         ),
+        (
+            {"severity": {"FC3": ["info"]}},
+            "pyproject.toml: [tool.flashc.severity] 'FC3': ['info'] is not a severity; allowed: error, warning, info",
+        ),
         ({"severity": {"F3": "info"}}, f"pyproject.toml: [tool.flashc.severity]: 'F3' is not a rule code or prefix; {_FORMS}"),
         (
             {"severity": {"fc3": "info", "FC3": "error"}},

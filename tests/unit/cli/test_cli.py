@@ -97,4 +97,8 @@ def test_check_a_directory_of_projects_checks_each_one(run) -> None:
     assert paths == {
         "tests/fixtures/projects/invalid/app.py",
         "tests/fixtures/projects/unresolved/app.py",
+        # Declared dependencies the fixtures never import (FC402 warnings).
+        "tests/fixtures/projects/dynamic_values/app.py",
+        "tests/fixtures/projects/remote_spellings/workers.py",
+        "tests/fixtures/projects/cross_module/pkg/workers.py",
     }

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from flashc import api
 from flashc.cli import app
 from flashc.diagnostics import Edit, Fix, Applicability, InsertStatements, Position, Span
-from flashc.transforms.fixes import FixError, apply_fixes, insert_statements, line_edit
+from flashc.transforms.fixes import apply_fixes, line_edit
+from flashc.transforms.insert import FixError, insert_statements
 from support import FIXTURES
 
 FIXES = FIXTURES / "fixes"

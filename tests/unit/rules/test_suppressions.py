@@ -105,7 +105,15 @@ def test_spacing_and_case_variants(comment: str) -> None:
 
 @pytest.mark.parametrize(
     "comment",
-    ["# flashc: ignored[FC320]", "# flashc : ignore[FC320]", "# flashc: ignore-files", "# Flashc: ignore", "# flashc ignore"],
+    [
+        "# flashc: ignored[FC320]",
+        "# flashc : ignore[FC320]",
+        "# flashc: ignore-files",
+        "# Flashc: ignore",
+        "# flashc ignore",
+        "# flashc: ignore[FC320",  # an unclosed bracket is not a bare (ignore everything) comment
+        "# flashc: ignore [FC320 # why]",
+    ],
 )
 def test_look_alikes_are_not_suppressions(comment: str) -> None:
     assert parsed(f"x = 1  {comment}\n") == []
