@@ -45,6 +45,15 @@ class CheckOptions:
     """A severity, None for never, or ``"config"`` for ``[tool.flashc] fail-on``."""
     use_cache: bool = True
     cache_dir: Path | None = None
+    jobs: int | None = None
+    """Processes for the rules (None: one per available core; 1 in servers that must not fork)."""
+
+
+def _available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +126,7 @@ def _check_project(
     directory = cache.cache_directory(root, options.cache_dir)
     raw = cache.load(directory, root, key) if options.use_cache else None
     if raw is None:
-        raw = run_rules(analyse_sources(root, config, sources, [], candidates))
+        raw = run_rules(analyse_sources(root, config, sources, [], candidates), options.jobs or _available_cores())
         if options.use_cache:
             cache.store(directory, root, key, raw)
     kept = rule_selection.apply([*unreadable, *raw], selection)

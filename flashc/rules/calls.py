@@ -92,6 +92,8 @@ def check(context: RuleContext) -> Iterator[Diagnostic]:
     # Only statements with a line that looks like a call of an endpoint name are walked.
     call_pattern = re.compile(r"(?<!def )\b(?:{})\s*\(".format("|".join(map(re.escape, sorted(names)))))
     for module in sorted(context.analysis.candidates):
+        if not context.owns(module):
+            continue
         source = context.analysis.sources[module]
         offsets = [m.start() for m in call_pattern.finditer(source.text)]
         if not offsets:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,7 +23,20 @@ DefinitionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 @dataclass
 class RuleContext:
     analysis: Analysis
+    shard: tuple[int, int] = (0, 1)
+    """``(index, count)``: this run reports for one of ``count`` disjoint parts of the project
+    (the engine runs parts in parallel processes); ``(0, 1)`` is all of it."""
     _facts: dict[tuple[str, str], object] = field(default_factory=dict, repr=False)
+
+    def owns(self, key: str) -> bool:
+        """Whether this shard reports for ``key`` (a module name or path): a stable split."""
+        index, count = self.shard
+        return count == 1 or zlib.crc32(key.encode("utf-8", "surrogateescape")) % count == index
+
+    @property
+    def whole_project(self) -> bool:
+        """Whether this is the shard that runs project-wide rules (exactly one does)."""
+        return self.shard[0] == 0
 
     @property
     def model(self) -> ProjectModel:

@@ -158,6 +158,8 @@ def check(context: RuleContext) -> Iterator[Diagnostic]:
     """FC404 for every endpoint; FC401–FC403 where its ``dependencies`` are known."""
     project = _ProjectImports(context)
     for endpoint in context.model.endpoints:
+        if not context.owns(endpoint.path):
+            continue
         bodies = [(function, _function_imports(context, function)) for function in endpoint.functions]
         missing = [d for _, imports in bodies for d in _missing_modules(context, project, imports)]
         yield from missing

@@ -74,6 +74,8 @@ RULES: tuple[Rule, ...] = (
 
 
 def check(context: RuleContext) -> Iterator[Diagnostic]:
+    if not context.whole_project:
+        return
     yield from _endpoint_names(context.model.endpoints)
     yield from _function_names(list(context.functions()))
 

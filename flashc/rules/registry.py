@@ -7,7 +7,8 @@ from .base import Rule
 
 FAMILIES = (scoping, calls, configuration, names, dependencies, meta)
 
-RULES: dict[str, Rule] = {rule.code: rule for family in FAMILIES for rule in family.RULES}
+RULES: dict[str, Rule] = dict(sorted((rule.code, rule) for family in FAMILIES for rule in family.RULES))
+"""Code -> rule, in code order."""
 
 
 def rule(code: str) -> Rule | None:

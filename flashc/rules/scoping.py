@@ -287,7 +287,7 @@ _BUILTINS = frozenset(dir(builtins)) | _MODULE_NAMES
 
 def check(context: RuleContext) -> Iterator[Diagnostic]:
     for _, function in context.functions():
-        if function.local:
+        if function.local or not context.owns(function.module):
             continue  # ``local=True`` runs in the caller's process: nothing ships.
         scope = context.scope(function.module)
         node = context.definition(function)

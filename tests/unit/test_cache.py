@@ -34,9 +34,9 @@ def rule_runs(monkeypatch) -> list[int]:
     runs: list[int] = []
     original = engine.run_rules
 
-    def counting(analysis):
+    def counting(analysis, jobs=1):
         runs.append(1)
-        return original(analysis)
+        return original(analysis, jobs)
 
     monkeypatch.setattr("flashc.api.run_rules", counting)
     return runs
