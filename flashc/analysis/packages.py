@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 
 from flashc_runtime.sdk import tables
@@ -213,6 +213,27 @@ RUNTIME_ONLY = frozenset(
     )
 )
 """Distributions other packages load on their own (model loaders, kernels): declared, rarely imported."""
+
+COMPANIONS: dict[str, frozenset[str]] = {
+    canonicalize_name(package): frozenset(canonicalize_name(c) for c in companions)
+    for package, companions in {
+        "diffusers": ("transformers", "torch", "torchvision", "scipy", "ftfy"),
+        "transformers": ("torch", "tokenizers", "torchvision", "torchaudio", "pillow", "scipy", "librosa", "soundfile"),
+        "sentence-transformers": ("torch", "transformers"),
+        "peft": ("torch", "transformers"),
+        "vllm": ("torch", "transformers"),
+        "torchvision": ("pillow",),
+        "torchaudio": ("soundfile",),
+        "pandas": ("pyarrow", "openpyxl", "fastparquet", "sqlalchemy"),
+    }.items()
+}
+"""Optional back ends a package imports itself when the user's code asks for a feature: declared
+next to it (``diffusers`` with ``transformers``), they are used without an import of their own."""
+
+
+def companions_of(imported: Iterable[str]) -> frozenset[str]:
+    """The distributions the imported ones may load on their own (see :data:`COMPANIONS`)."""
+    return frozenset(c for name in imported for c in COMPANIONS.get(name, ()))
 
 
 def _prefixes(module: str) -> list[str]:

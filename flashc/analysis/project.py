@@ -168,8 +168,10 @@ def _package_names(sources: Mapping[str, SourceFile]) -> frozenset[str]:
 
 def candidate_modules(sources: Mapping[str, SourceFile]) -> set[str]:
     """Modules that mention the SDK, or import (transitively) a project module that does."""
-    imports = {name: _imported_modules(source) for name, source in sources.items()}
-    candidates = {name for name, source in sources.items() if _SDK_MENTION.search(source.text)}
+    candidates = {name for name, source in sources.items() if _mentions_sdk(source.text)}
+    if not candidates:
+        return candidates
+    imports = {name: _imported_modules(source) for name, source in sources.items() if name not in candidates}
     changed = True
     while changed:
         changed = False
@@ -178,6 +180,12 @@ def candidate_modules(sources: Mapping[str, SourceFile]) -> set[str]:
                 candidates.add(name)
                 changed = True
     return candidates
+
+
+def _mentions_sdk(text: str) -> bool:
+    # A substring test first: most files of a large tree never name the SDK, and ``in`` is
+    # an order of magnitude faster than the word-boundary regex that confirms it.
+    return any(module in text for module in tables.SDK_MODULES) and _SDK_MENTION.search(text) is not None
 
 
 def _imported_modules(source: SourceFile) -> set[str]:

@@ -454,6 +454,7 @@ def _provided(module: str, compute: Compute) -> str | None:
 def _unused(endpoint: Endpoint, project: _ProjectImports, bodies: list[tuple[_Import, ...]], spans: dict[str, Span]) -> Iterator[Diagnostic]:
     modules = {use.module for imports in bodies for use in project.uses(imports)}
     known = {name for module in modules for name in packages.distributions(module)}
+    known |= packages.companions_of(known)
     seen: set[str] = set()
     for text in endpoint.dependencies:
         name = packages.requirement_name(text)

@@ -29,7 +29,6 @@ from ..diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Span
 from .registry import RULES
 from .selection import Selection
 
-_HINT = re.compile(r"flashc:|noqa", re.IGNORECASE)
 # A bracket that does not close makes no directive: a typo must not turn into "ignore everything".
 _FLASHC = re.compile(r"#\s*flashc:\s*(?P<kind>ignore-file|ignore)(?:\s*\[(?P<codes>[^\[\]#]*)\]|(?![\w-])(?!\s*\[))")
 _NOQA = re.compile(r"#\s*noqa\s*:\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*)", re.IGNORECASE)
@@ -85,7 +84,8 @@ class Suppression:
 
 def find_suppressions(path: str, text: str) -> list[Suppression]:
     """The suppression comments of one file (``path`` is project-relative POSIX)."""
-    if not _HINT.search(text):
+    lowered = text.lower()  # plain substring tests: far faster than a case-insensitive regex
+    if "flashc:" not in lowered and "noqa" not in lowered:
         return []
     lines = io.StringIO(text).readlines()  # the physical lines tokenize sees
     found = []
