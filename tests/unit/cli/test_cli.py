@@ -100,5 +100,4 @@ def test_check_a_directory_of_projects_checks_each_one(run) -> None:
         # Declared dependencies the fixtures never import (FC402 warnings).
         "tests/fixtures/projects/dynamic_values/app.py",
         "tests/fixtures/projects/remote_spellings/workers.py",
-        "tests/fixtures/projects/cross_module/pkg/workers.py",
     }
