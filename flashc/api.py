@@ -6,6 +6,7 @@ below. Nothing in this module prints.
 
 from __future__ import annotations
 
+import ast
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -163,7 +164,7 @@ def fix(paths: Sequence[Path], options: CheckOptions | None = None, *, unsafe: b
         for path, diagnostics in by_path.items():
             text = result.texts[path]
             new_text, applied = apply_fixes(text, [d.fix for d in diagnostics if d.fix is not None])
-            if applied and new_text != text:
+            if applied and new_text != text and _parses(new_text, path):
                 overrides[path] = new_text
                 round_changed = True
         if not round_changed:
@@ -171,6 +172,15 @@ def fix(paths: Sequence[Path], options: CheckOptions | None = None, *, unsafe: b
         result = check(paths, options, overrides=overrides)
     changed = {path: (original[path], text) for path, text in overrides.items() if original.get(path) != text}
     return FixResult(changed, max(before - len(result.diagnostics), 0), result)
+
+
+def _parses(text: str, path: str) -> bool:
+    """A last guard: a fix that would leave a file unparsable is not applied."""
+    try:
+        ast.parse(text, filename=path)
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 def _fixable(diagnostics: Sequence[Diagnostic], unsafe: bool) -> list[Diagnostic]:

@@ -79,12 +79,8 @@ class RuleContext:
         scope = self.scope(function.module)
         if scope is None:
             return None
-        for node in ast.walk(scope.parsed.tree):
-            if (
-                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                and node.name == function.name
-                and scope.parsed.name_span(node) == function.span
-            ):
+        for node in self.module_facts(function.module, "definitions", _definitions).get(function.name, ()):
+            if scope.parsed.name_span(node) == function.span:
                 return node
         return None
 
@@ -103,3 +99,12 @@ class RuleContext:
             if source.path == path:
                 return name
         return None
+
+
+def _definitions(tree: ast.Module) -> dict[str, list[DefinitionNode]]:
+    """Every ``def``/``class`` of a module by name (one walk serves all its endpoints)."""
+    found: dict[str, list[DefinitionNode]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.setdefault(node.name, []).append(node)
+    return found

@@ -98,3 +98,16 @@ def test_identical_edits_apply_once_and_overlapping_fixes_wait() -> None:
     text, applied = apply_fixes("a\nb\nc\n", fixes)
     assert text == "a\nx\nB\nc\n"
     assert applied == 3
+
+
+def test_a_fix_that_would_break_the_file_is_not_applied(project: Path, monkeypatch) -> None:
+    monkeypatch.setattr("flashc.api.apply_fixes", lambda text, fixes: (text + "\ndef broken(:\n", 1))
+    assert api.fix([project], unsafe=True).changed == {}
+
+
+def test_an_unused_suppression_is_removed_by_the_safe_fixes(project: Path) -> None:
+    app_py = project / "app.py"
+    app_py.write_text(app_py.read_text(encoding="utf-8").replace('gpu = LiveServerless(name="fixes-gpu")', 'gpu = LiveServerless(name="fixes-gpu")  # flashc: ignore[FC101]'), encoding="utf-8")
+    result = api.fix([project])
+    (before, after), = result.changed.values()
+    assert 'gpu = LiveServerless(name="fixes-gpu")\n' in after and "flashc: ignore" not in after
