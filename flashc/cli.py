@@ -222,6 +222,15 @@ def _run(action):  # type: ignore[no-untyped-def]
             raise
         typer.echo(f"flashc: error: {error}", err=True)
         raise typer.Exit(2) from None
+    except Exception as error:  # a bug in flashc: say so plainly, keep the traceback for --debug
+        if _debug:
+            raise
+        typer.echo(
+            f"flashc: internal error: {type(error).__name__}: {error} "
+            "(run with --debug for the traceback, and please report it)",
+            err=True,
+        )
+        raise typer.Exit(2) from None
 
 
 def main() -> None:

@@ -73,16 +73,29 @@ def read_source(root: Path, file: Path, module: str, is_package: bool) -> Source
         return _unreadable(relative, "is a binary file, not Python source")
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except (SyntaxError, LookupError) as error:
+        return _unreadable(relative, f"declares an encoding Python cannot use: {error}")
+    try:
         text = data.decode(encoding)
-    except (SyntaxError, LookupError, UnicodeDecodeError) as error:
-        return _unreadable(relative, f"is not valid text in its declared encoding: {error}")
+    except (LookupError, UnicodeDecodeError) as error:
+        if not isinstance(error, UnicodeDecodeError):
+            return _unreadable(relative, f"declares an encoding Python cannot use: {error}")
+        # Point at the first byte that does not decode, as a position in the file.
+        line_start = data.rfind(b"\n", 0, error.start) + 1
+        line = data.count(b"\n", 0, error.start) + 1
+        column = len(data[line_start : error.start].decode(encoding, errors="replace"))
+        byte = data[error.start : error.start + 1].hex()
+        return _unreadable(
+            relative,
+            f"is not valid {encoding}: byte 0x{byte} cannot be decoded; save it as UTF-8 or declare its encoding (`# -*- coding: latin-1 -*-`)",
+            Position(line, column),
+        )
     if text.startswith("\ufeff"):
         text = text[1:]
     return SourceFile(relative, module, text, is_package)
 
 
-def _unreadable(path: str, reason: str) -> Diagnostic:
-    start = Position(1, 0)
+def _unreadable(path: str, reason: str, start: Position = Position(1, 0)) -> Diagnostic:
     return Diagnostic(
         FILE_UNREADABLE, f"`{path}` {reason}", Span(path, start, start), Severity.ERROR
     )

@@ -33,7 +33,7 @@ def test_binary_and_undecodable_files_are_reported(make_project) -> None:
     root = make_project({"ok.py": "x = 1\n"})
     (root / "blob.py").write_bytes(b"\x00\x01binary")
     (root / "latin.py").write_bytes(b"# -*- coding: ascii -*-\nname = '\xe9'\n")
-    assert diagnostics(root) == [("FC902", "blob.py", 1, 0), ("FC902", "latin.py", 1, 0)]
+    assert diagnostics(root) == [("FC902", "blob.py", 1, 0), ("FC902", "latin.py", 2, 8)]
 
 
 def test_columns_are_code_points_on_non_ascii_lines(make_project) -> None:

@@ -97,3 +97,14 @@ def test_unknown_rule(run) -> None:
     result = run("rule", "FC999")
     assert result.exit_code == 2
     assert "unknown rule 'FC999'" in result.stderr
+
+
+def test_an_internal_error_is_a_message_and_exit_2(run, monkeypatch) -> None:
+    def crash(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("flashc.api.run_rules", crash)
+    result = run("check", CALLS, "--no-cache")
+    assert result.exit_code == 2
+    assert "flashc: internal error: RuntimeError: boom" in result.stderr
+    assert "Traceback" not in result.output

@@ -32,7 +32,7 @@ def expected_findings(root: Path) -> set[tuple[str, int, int, str]]:
     expected = set()
     for file in sorted(root.rglob("*.py")):
         relative = file.relative_to(root).as_posix()
-        for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        for number, line in enumerate(file.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
             match = _EXPECT.search(line)
             if match:
                 for code, column in _FINDING.findall(match.group(1)):
