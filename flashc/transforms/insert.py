@@ -8,6 +8,8 @@ is made into edits.
 
 from __future__ import annotations
 
+import functools
+
 import libcst as cst
 
 from ..diagnostics import InsertStatements
@@ -20,7 +22,7 @@ class FixError(Exception):
 def insert_statements(source: str, change: InsertStatements) -> str:
     """``source`` with ``change.statements`` added at the top of the definition's body."""
     try:
-        module = cst.parse_module(source)
+        module = _parse(source)
         statements = [cst.parse_statement(text + "\n") for text in change.statements]
     except cst.ParserSyntaxError as error:
         raise FixError(str(error)) from None
@@ -29,6 +31,12 @@ def insert_statements(source: str, change: InsertStatements) -> str:
     if not inserter.done:
         raise FixError(f"definition {'.'.join(name for name, _ in change.scope)} not found")
     return updated.code
+
+
+@functools.lru_cache(maxsize=16)
+def _parse(source: str) -> cst.Module:
+    """libcst trees are immutable: a file with several fixes is parsed once, not once per fix."""
+    return cst.parse_module(source)
 
 
 class _Inserter(cst.CSTTransformer):
