@@ -211,6 +211,10 @@ class _Walker:
             if scope.kind == "class" and self.annotations_evaluated:
                 self.walk(node.annotation, scope, site, home)
             return
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            self._use(node.target, scope, site, home)  # ``x += 1`` reads ``x`` first
+            self.walk(node.value, scope, site, home)
+            return
         if isinstance(node, (ast.Global, ast.Nonlocal)):
             leaves = isinstance(node, ast.Global) or any(not _nonlocal_inside(name, scope) for name in node.names)
             self.statements.append(ScopeStatement(node, scope.node, leaves))
