@@ -10,6 +10,9 @@ module and every worker pays for ``import flashc``, so it must stay cheap.
 from __future__ import annotations
 
 from flashc_runtime.sdk import (
+    CPU_DATACENTERS,
+    DEFAULT_WORKERS_MAX,
+    DEFAULT_WORKERS_MIN,
     CpuInstanceType,
     CpuLiveLoadBalancer,
     CpuLiveServerless,
@@ -18,6 +21,7 @@ from flashc_runtime.sdk import (
     CudaVersion,
     DataCenter,
     Endpoint,
+    EndpointNotDeployedError,
     FlashRuntimeError,
     GpuGroup,
     GpuType,
@@ -35,12 +39,17 @@ from flashc_runtime.sdk import (
     RemoteExecutionError,
     SerializationError,
     ServerlessEndpoint,
+    ServerlessScalerType,
+    ServerlessType,
     remote,
 )
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "CPU_DATACENTERS",
+    "DEFAULT_WORKERS_MAX",
+    "DEFAULT_WORKERS_MIN",
     "CpuInstanceType",
     "CpuLiveLoadBalancer",
     "CpuLiveServerless",
@@ -49,6 +58,7 @@ __all__ = [
     "CudaVersion",
     "DataCenter",
     "Endpoint",
+    "EndpointNotDeployedError",
     "FlashRuntimeError",
     "GpuGroup",
     "GpuType",
@@ -66,5 +76,7 @@ __all__ = [
     "RemoteExecutionError",
     "SerializationError",
     "ServerlessEndpoint",
+    "ServerlessScalerType",
+    "ServerlessType",
     "remote",
 ]

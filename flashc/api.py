@@ -9,9 +9,12 @@ from __future__ import annotations
 import ast
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flashc_runtime.sdk import tables
 
 from . import cache
 from .analysis import analyse, analyse_sources, candidate_modules, read_sources
@@ -24,6 +27,9 @@ from .rules.engine import run_rules
 from .rules.selection import Selection
 from .rules.suppressions import apply_suppressions
 from .transforms.fixes import apply_fixes, materialize
+
+if TYPE_CHECKING:
+    from .package import PackageResult
 
 MAX_FIX_ROUNDS = 10
 """Fixes are applied in rounds (a fix overlapping another waits for the next); this bounds them."""
@@ -217,3 +223,79 @@ def _rebased(diagnostic: Diagnostic, prefix: str) -> Diagnostic:
 
 def _under(path: str, prefixes: list[str]) -> bool:
     return any(not p or path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+
+# --- build ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOptions:
+    ship_module: bool = False
+    """``--ship module``: ship whole source modules (runpod-flash's way); scoping findings become warnings."""
+    install_dependencies: bool = True
+    exclude: tuple[str, ...] = ()
+    """Packages not to install (on top of those the worker image provides)."""
+    offline: bool = False
+    wheelhouse: Path | None = None
+    size_limit_mb: int = 1500
+    check: CheckOptions = field(default_factory=CheckOptions)
+    progress: Callable[[str], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    gate: CheckResult
+    """The check the build ran first; the build stops on any error in it."""
+    package: PackageResult | None = None
+    """None when the gate stopped the build."""
+    endpoints: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str, str], ...] = ()
+    """``(endpoint, package, reason)`` for requirements not installed (provided by the image, excluded)."""
+
+    @property
+    def failed(self) -> bool:
+        return self.package is None
+
+
+def build(path: Path, options: BuildOptions | None = None) -> BuildResult:
+    """Check, then compile the project containing ``path`` into ``.flash/``.
+
+    Nothing is written when the gate finds errors; a failure while writing
+    leaves the previous ``.flash/`` as it was.
+    """
+    # The compiler's heavier parts (libcst, jinja2) load only when a build runs.
+    from . import dependencies, emit, package
+
+    options = options or BuildOptions()
+    root = find_project_root(path.resolve())
+    gate = check([root], replace(options.check, fail_on=Severity.ERROR))
+    if options.ship_module:
+        # Shipping whole modules brings module-level names along: scoping findings are advice.
+        gate = replace(gate, diagnostics=tuple(
+            replace(d, severity=Severity.WARNING) if d.code.startswith("FC1") and d.severity is Severity.ERROR else d
+            for d in gate.diagnostics
+        ))
+    if gate.failed:
+        return BuildResult(gate)
+    config = load_config(root)
+    analysis = analyse(root, config)
+    python_version = config.python_version or tables.DEFAULT_PYTHON_VERSION
+    requirements: dict[str, tuple[str, ...]] = {}
+    installed: dict[str, Path] = {}
+    skipped: list[tuple[str, str, str]] = []
+    for endpoint in sorted(analysis.model.endpoints, key=lambda e: e.name or ""):
+        name = endpoint.name or ""
+        plan = dependencies.plan(endpoint.dependencies, compute=endpoint.compute.value, exclude=options.exclude)
+        requirements[name] = plan.install
+        skipped.extend((name, package, reason) for package, reason in plan.skipped)
+        if options.install_dependencies and plan.install:
+            if options.progress:
+                options.progress(f"installing {len(plan.install)} requirement(s) of {name}")
+            directory = dependencies.install(
+                plan, python_version=python_version, offline=options.offline, wheelhouse=options.wheelhouse, progress=options.progress
+            )
+            if directory is not None:
+                installed[f"{emit.package_directory(endpoint)}/_deps"] = directory
+    tree = emit.emit(analysis, emit.EmitOptions(ship_module=options.ship_module, requirements=requirements))
+    result = package.write_output(root, tree, installed=installed, size_limit_mb=options.size_limit_mb, progress=options.progress)
+    return BuildResult(gate, result, tuple(sorted(e.name or "" for e in analysis.model.endpoints)), tuple(skipped))

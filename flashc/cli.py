@@ -19,6 +19,7 @@ import typer
 from . import __version__, api
 from .diagnostics import Severity
 from .errors import FlashcError
+from .render import build as build_render
 from .render import diagnostics as diagnostics_render
 from .render import github as github_render
 from .render import inspect as inspect_render
@@ -183,6 +184,59 @@ def _print_diff(fixed: api.FixResult) -> None:
         )
     count = len(fixed.changed)
     typer.echo(f"Would fix {fixed.fixed} finding{'s' if fixed.fixed != 1 else ''} in {count} file{'s' if count != 1 else ''}." if count else "No fixes available.", err=True)
+
+
+class Ship(str, Enum):
+    function = "function"
+    module = "module"
+
+
+class BuildFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def build(
+    path: Path = typer.Argument(Path("."), help="The project directory (or a file in it)."),
+    ship: Ship = typer.Option(Ship.function, "--ship", help="What each endpoint ships: its own definitions (function), or its whole source modules as runpod-flash does (module; scoping findings become warnings)."),
+    no_deps: bool = typer.Option(False, "--no-deps", help="Do not install dependencies (requirements.txt files are still written)."),
+    exclude: Optional[list[str]] = typer.Option(None, "--exclude", help="A package not to install (repeatable, or comma-separated)."),
+    offline: bool = typer.Option(False, "--offline", help="Install without a package index (use --wheelhouse)."),
+    wheelhouse: Optional[Path] = typer.Option(None, "--wheelhouse", help="A directory of wheels to install from."),
+    size_limit: int = typer.Option(1500, "--size-limit", help="Largest artifact allowed, in MB."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, only the result or the findings."),
+    format: BuildFormat = typer.Option(BuildFormat.text, "--format", help="Output format."),
+) -> None:
+    """Check, then compile the project into .flash/: handler packages, client, manifest, artifact."""
+
+    def progress(message: str) -> None:
+        if not quiet and format is BuildFormat.text:
+            typer.echo(f"  {message}", err=True)
+
+    excluded = tuple(item.strip() for value in exclude or () for item in value.split(",") if item.strip())
+    options = api.BuildOptions(
+        ship_module=ship is Ship.module,
+        install_dependencies=not no_deps,
+        exclude=excluded,
+        offline=offline,
+        wheelhouse=wheelhouse,
+        size_limit_mb=size_limit,
+        progress=progress,
+    )
+    result = _run(lambda: api.build(path, options))
+    if format is BuildFormat.json:
+        typer.echo(build_render.render_json(result), nl=False)
+    elif result.failed:
+        output = diagnostics_render.render_text(result.gate.diagnostics, _line_reader(result.gate))
+        typer.echo(output)
+        typer.echo(diagnostics_render.summary(result.gate.diagnostics))
+        typer.echo("Build stopped: fix the errors above (nothing was written).", err=True)
+    else:
+        if result.gate.diagnostics and not quiet:
+            typer.echo(diagnostics_render.render_concise(result.gate.diagnostics), nl=False)
+        typer.echo(build_render.render_text(result), nl=False)
+    raise typer.Exit(1 if result.failed else 0)
 
 
 @app.command()

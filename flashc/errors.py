@@ -18,3 +18,11 @@ class ConfigError(FlashcError):
 
 class ProjectNotFoundError(FlashcError):
     """The given path does not exist or holds no Python project."""
+
+
+class BuildError(FlashcError):
+    """A build cannot be written out: the artifact is too large, a path must not ship, ..."""
+
+
+class DependencyError(BuildError):
+    """An endpoint's requirements cannot be installed for the worker platform."""

@@ -16,9 +16,11 @@ are resolved outside the body and reported as such.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+
+from .symbols import Binding, BindingKind
 
 FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef)
 DEFINITION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -383,3 +385,28 @@ def definition_paths(tree: ast.Module) -> dict[int, tuple[tuple[str, int], ...]]
 def local_names(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[str]:
     """The names a function binds itself: parameters and locals (``global``/``nonlocal`` ones excluded)."""
     return _Walker(annotations_evaluated=False)._bound_scope(node, "function", None).bindings
+
+
+def referenced_endpoint(
+    use: FreeUse,
+    bindings: Sequence[Binding],
+    module: str,
+    is_endpoint: Callable[[str, str], bool],
+) -> tuple[Binding, tuple[str, str]] | None:
+    """The endpoint a module-level name refers to, and the binding that makes it so.
+
+    ``embed`` defined or imported at module level, or ``workers.embed`` through a
+    module import: the worker calls it remotely, so it is not a capture.
+    """
+    for binding in bindings:
+        if binding.kind in (BindingKind.FUNCTION, BindingKind.CLASS) and is_endpoint(module, use.name):
+            return binding, (module, use.name)
+        if binding.kind is BindingKind.IMPORT_FROM:
+            if is_endpoint(binding.target, binding.attribute):
+                return binding, (binding.target, binding.attribute)
+            submodule = f"{binding.target}.{binding.attribute}"
+            if use.attribute and is_endpoint(submodule, use.attribute):
+                return binding, (submodule, use.attribute)
+        if binding.kind is BindingKind.IMPORT and use.attribute and is_endpoint(binding.target, use.attribute):
+            return binding, (binding.target, use.attribute)
+    return None

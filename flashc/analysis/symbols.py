@@ -151,3 +151,18 @@ def collect_bindings(tree: ast.Module, module: str, is_package: bool) -> Binding
     collector = BindingCollector(module, is_package)
     collector.collect(tree.body)
     return collector
+
+
+def import_statement(binding: Binding) -> str | None:
+    """The import that binds ``binding.name``, written on its own."""
+    node = binding.node
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if (alias.asname or alias.name.split(".")[0]) == binding.name:
+                return f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
+    if isinstance(node, ast.ImportFrom):
+        for alias in node.names:
+            if (alias.asname or alias.name) == binding.name:
+                module = "." * node.level + (node.module or "")
+                return f"from {module} import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
+    return None

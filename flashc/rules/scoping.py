@@ -11,7 +11,16 @@ import ast
 import builtins
 from collections.abc import Iterator
 
-from ..analysis.capture import FreeUse, Origin, ScopeStatement, Site, analyse_body, definition_paths, enclosing_definitions
+from ..analysis.capture import (
+    FreeUse,
+    Origin,
+    ScopeStatement,
+    Site,
+    analyse_body,
+    definition_paths,
+    enclosing_definitions,
+    referenced_endpoint,
+)
 from ..analysis.codes import (
     CLOSURE_CAPTURED,
     DEF_TIME_NAME,
@@ -24,7 +33,7 @@ from ..analysis.codes import (
     UNVERIFIABLE_NAME,
 )
 from ..analysis.evaluate import ModuleScope
-from ..analysis.symbols import Binding, BindingKind
+from ..analysis.symbols import Binding, BindingKind, import_statement
 from ..diagnostics import Applicability, Diagnostic, Fix, InsertStatements, Note, Severity
 from ..model import EndpointFunction
 from .base import Rule
@@ -396,18 +405,7 @@ class _EndpointBody:
     def _is_endpoint(self, use: FreeUse, bindings: list[Binding]) -> bool:
         """A reference to an endpoint (called directly, or as ``module.function``) ships as a remote call."""
         endpoints = self.context.endpoint_functions
-        for binding in bindings:
-            if binding.kind in (BindingKind.FUNCTION, BindingKind.CLASS) and (self.parsed.name, use.name) in endpoints:
-                return True
-            if binding.kind is BindingKind.IMPORT_FROM:
-                if (binding.target, binding.attribute) in endpoints:
-                    return True
-                if use.attribute and (f"{binding.target}.{binding.attribute}", use.attribute) in endpoints:
-                    return True
-            if binding.kind is BindingKind.IMPORT:
-                if use.attribute and (binding.target, use.attribute) in endpoints:
-                    return True
-        return False
+        return referenced_endpoint(use, bindings, self.parsed.name, lambda m, n: (m, n) in endpoints) is not None
 
     def _from_local_star(self, name: str) -> tuple[str, Binding] | None:
         for source in self.scope.star_imports:
@@ -434,7 +432,7 @@ class _EndpointBody:
     def _import_fix(self, use: FreeUse, bindings: list[Binding]) -> Fix | None:
         if len(bindings) != 1 or bindings[0].conditional:
             return None
-        statement = _import_statement(bindings[0])
+        statement = import_statement(bindings[0])
         if statement is None:
             return None
         return self._insert_fix(use, statement, f"Add `{statement}` at the top of `{self._home_name(use)}`")
@@ -507,21 +505,6 @@ def _is_literal(node: ast.expr | None) -> bool:
         argument = node.args[0]
         return len(node.args) == 1 and isinstance(argument, (ast.Tuple, ast.List, ast.Set)) and all(_is_literal(e) for e in argument.elts)
     return False
-
-
-def _import_statement(binding: Binding) -> str | None:
-    """The import that binds ``binding.name``, written on its own."""
-    node = binding.node
-    if isinstance(node, ast.Import):
-        for alias in node.names:
-            if (alias.asname or alias.name.split(".")[0]) == binding.name:
-                return f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
-    if isinstance(node, ast.ImportFrom):
-        for alias in node.names:
-            if (alias.asname or alias.name) == binding.name:
-                module = "." * node.level + (node.module or "")
-                return f"from {module} import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
-    return None
 
 
 def _is_guarded(scope: ast.AST, name: str) -> bool:

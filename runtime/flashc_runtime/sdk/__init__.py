@@ -18,6 +18,7 @@ from .enums import (
     ServerlessType,
 )
 from .exceptions import (
+    EndpointNotDeployedError,
     FlashRuntimeError,
     GraphQLError,
     GraphQLMutationError,
@@ -55,6 +56,7 @@ __all__ = [
     "CudaVersion",
     "DataCenter",
     "Endpoint",
+    "EndpointNotDeployedError",
     "FlashRuntimeError",
     "GpuGroup",
     "GpuType",

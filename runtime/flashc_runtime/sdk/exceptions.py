@@ -65,3 +65,18 @@ class ManifestError(FlashRuntimeError):
 
 class ManifestServiceUnavailableError(ManifestError):
     """The service that serves the deployment manifest could not be reached."""
+
+
+class EndpointNotDeployedError(FlashRuntimeError):
+    """A client stub was called, but where its endpoint is deployed is not known here."""
+
+    def __init__(self, endpoint: str, variable: str) -> None:
+        super().__init__(
+            f"endpoint '{endpoint}' is not deployed (or its URL is not known here): deploy it "
+            f"first with `flashc deploy`, or set {variable} to its base URL"
+        )
+        self.endpoint = endpoint
+        self.variable = variable
+
+    def __reduce__(self):  # the message is derived; rebuild from the fields
+        return (EndpointNotDeployedError, (self.endpoint, self.variable))

@@ -1,0 +1,390 @@
+"""Writing a :class:`~flashc.emit.tree.BuildTree` out to ``.flash/``: the first write to disk.
+
+``.flash/`` holds the artifact's files unpacked (``handler_<name>.py``, ``endpoints/...``,
+``flash_manifest.json``), the local files (the client package), ``artifact.tar.gz`` and
+``build.json`` (what was built). Three promises:
+
+* **Reproducible.** The same tree and installed packages give the same ``artifact.tar.gz``
+  byte for byte: sorted entries, directories listed explicitly, owner 0/0 with no names,
+  modes 0o755 (directories, executables) or 0o644, one mtime everywhere (``source_date_epoch``,
+  else ``$SOURCE_DATE_EPOCH``, else :data:`~flashc.emit.tree.DEFAULT_EPOCH`), a gzip header without file name
+  and with that mtime, a fixed compression level (the same zlib gives the same bytes).
+* **All or nothing.** Everything is written into ``.flash.tmp-<pid>-<random>`` beside
+  ``.flash/`` and swapped in by two renames only when complete; a failure or an interrupt
+  before that leaves the previous ``.flash/`` as it was. ``.flash/deployments/`` (deploy
+  state) is carried over unchanged. What a killed build leaves behind is cleaned up (or,
+  if it was killed between the two renames, the previous output is put back) by the next.
+* **Nothing secret ships.** A ``.env`` / ``.env.*`` file or anything under ``.git/`` is
+  refused, wherever it comes from.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import stat
+import tarfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from .emit.tree import DEFAULT_EPOCH, BuildFile, BuildTree, build_epoch
+from .errors import BuildError
+
+OUTPUT = ".flash"
+ARTIFACT = "artifact.tar.gz"
+BUILD_INFO = "build.json"
+DEPLOYMENTS = "deployments"
+"""1980-01-01T00:00:00Z: the timestamp of every entry when no SOURCE_DATE_EPOCH is given."""
+COMPRESSION_LEVEL = 6
+MB = 1024 * 1024
+
+_RESERVED = frozenset({ARTIFACT, BUILD_INFO, DEPLOYMENTS})
+_LEFTOVER = re.compile(r"^\.flash\.(tmp|old)-(?:(\d+)-)?.*$")
+_NO_INSTALLED: Mapping[str, Path] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class PackageResult:
+    output: Path
+    """The ``.flash/`` directory."""
+    artifact: Path
+    """``.flash/artifact.tar.gz``."""
+    sha256: str
+    size: int
+    """Bytes of the compressed artifact."""
+    files: int
+    """Regular files in the artifact."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Member:
+    """One artifact entry: ``path`` relative to the output, ``source`` on disk (None: a directory)."""
+
+    path: str
+    source: Path | None = None
+    size: int = 0
+    executable: bool = False
+
+
+def write_output(
+    root: Path,
+    tree: BuildTree,
+    *,
+    installed: Mapping[str, Path] = _NO_INSTALLED,
+    size_limit_mb: int = 1500,
+    source_date_epoch: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> PackageResult:
+    """Write ``tree`` to ``root/.flash`` and its artifact to ``root/.flash/artifact.tar.gz``.
+
+    ``installed`` maps an artifact directory (``"endpoints/worker/_deps"``) to a directory of
+    installed packages to put there; they are hard-linked when possible, else copied, and
+    bytecode (``__pycache__``, ``*.pyc``) is left out. A compressed artifact over
+    ``size_limit_mb`` MiB is a :class:`BuildError` naming the largest contributors, raised
+    before anything replaces the previous output.
+
+    Installed files may be hard links into the dependency cache: treat ``.flash/`` as
+    read-only (a build replaces it whole).
+    """
+    say = progress or (lambda message: None)
+    root = Path(root)
+    if not root.is_dir():
+        raise BuildError(f"{root}: not a directory")
+    epoch = _epoch(source_date_epoch)
+    installed = {target: Path(source) for target, source in installed.items()}
+    _check_paths(tree, installed)
+    _clean_leftovers(root)
+
+    staging = root / f"{OUTPUT}.tmp-{os.getpid()}-{secrets.token_hex(6)}"
+    staging.mkdir()
+    try:
+        members = [_write_file(staging, entry) for entry in tree.artifact]
+        for entry in tree.local:
+            _write_file(staging, entry)
+        for target, source in sorted(installed.items()):
+            say(f"adding installed packages to {target}")
+            members += _place_installed(source, staging, target)
+        members = _with_directories(members)
+        files = sum(1 for member in members if member.source is not None)
+        total = sum(member.size for member in members)
+        say(f"packaging {files} files ({total / MB:.1f} MB)")
+        digest, size = _write_tarball(staging / ARTIFACT, members, epoch)
+        if size > size_limit_mb * MB:
+            raise BuildError(_too_large(size, size_limit_mb, members, installed))
+        info = _build_info(digest, size, members, len(tree.local), epoch if _epoch_given(source_date_epoch) else None)
+        (staging / BUILD_INFO).write_text(info, encoding="utf-8")
+        _carry_deployments(root / OUTPUT, staging)
+        _swap(root, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    output = root / OUTPUT
+    say(f"wrote {OUTPUT}/{ARTIFACT} ({size / MB:.1f} MB, sha256 {digest[:12]})")
+    return PackageResult(output=output, artifact=output / ARTIFACT, sha256=digest, size=size, files=files)
+
+
+# --- checks --------------------------------------------------------------------------------------
+
+
+def _epoch_given(argument: int | None) -> bool:
+    return argument is not None or bool(os.environ.get("SOURCE_DATE_EPOCH", "").strip())
+
+
+def _epoch(argument: int | None) -> int:
+    return build_epoch(argument)
+
+
+def _check_path(path: str, what: str) -> None:
+    parts = path.split("/")
+    if not path or path.startswith("/") or "\\" in path or any(part in ("", ".", "..") for part in parts):
+        raise BuildError(f"{what} {path!r} is not a relative POSIX path inside the output")
+    for part in parts:
+        if part == ".git" or part == ".env" or part.startswith(".env."):
+            raise BuildError(
+                f"refusing to package {path!r}: `.env` files and `.git/` may hold secrets and never ship"
+            )
+    if parts[0] in _RESERVED:
+        raise BuildError(f"{what} {path!r} would overwrite {OUTPUT}/{parts[0]}, which the build writes itself")
+
+
+def _check_paths(tree: BuildTree, installed: Mapping[str, Path]) -> None:
+    """Every path is safe, and no path is both a file and a directory."""
+    files: set[str] = set()
+    for entry in (*tree.artifact, *tree.local):
+        _check_path(entry.path, "build file")
+        if entry.path in files:
+            raise BuildError(f"build file {entry.path!r} is given twice")
+        files.add(entry.path)
+    directories = {path.rsplit("/", depth)[0] for path in files for depth in range(1, path.count("/") + 1)}
+    for target, source in installed.items():
+        _check_path(target, "installed directory")
+        if not source.is_dir():
+            raise BuildError(f"installed packages for {target!r}: {source} is not a directory")
+        directories.add(target)
+    clash = sorted(files & directories)
+    if clash:
+        raise BuildError(f"build path {clash[0]!r} is both a file and a directory")
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def _write_file(staging: Path, entry: BuildFile) -> _Member:
+    path = staging / entry.path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(entry.data)
+    path.chmod(0o755 if entry.executable else 0o644)
+    return _Member(entry.path, path, len(entry.data), entry.executable)
+
+
+def _place_file(source: Path, destination: Path) -> None:
+    """Hard-link ``source`` (same filesystem), else copy it."""
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+
+
+def _place_installed(source: Path, staging: Path, target: str) -> list[_Member]:
+    """Link or copy the installed packages in ``source`` to ``staging/target``, bytecode left out."""
+    members = [_Member(target)]
+    (staging / target).mkdir(parents=True, exist_ok=True)
+    for directory, subdirectories, names in os.walk(source):
+        subdirectories[:] = sorted(name for name in subdirectories if name != "__pycache__")
+        relative = Path(directory).relative_to(source).as_posix()
+        prefix = target if relative == "." else f"{target}/{relative}"
+        for name in subdirectories:
+            _check_path(f"{prefix}/{name}", "installed directory")
+            if os.path.islink(os.path.join(directory, name)):
+                raise BuildError(f"installed packages contain a symbolic link, {prefix}/{name}; it cannot ship")
+            (staging / prefix / name).mkdir(parents=True, exist_ok=True)
+            members.append(_Member(f"{prefix}/{name}"))
+        for name in sorted(names):
+            if name.endswith((".pyc", ".pyo")):
+                continue
+            path = f"{prefix}/{name}"
+            _check_path(path, "installed file")
+            origin = Path(directory, name)
+            status = origin.lstat()
+            if not stat.S_ISREG(status.st_mode):
+                raise BuildError(f"installed packages contain {path}, which is not a regular file; it cannot ship")
+            destination = staging / path
+            if destination.exists():
+                raise BuildError(f"installed file {path} would replace a file of the build")
+            _place_file(origin, destination)
+            members.append(_Member(path, destination, status.st_size, bool(status.st_mode & 0o100)))
+    return members
+
+
+def _sort_key(path: str) -> tuple[str, ...]:
+    return tuple(path.split("/"))
+
+
+def _with_directories(members: Iterable[_Member]) -> list[_Member]:
+    """``members`` plus an entry for every directory above them, sorted, each path once."""
+    by_path = {member.path: member for member in members}
+    for path in list(by_path):
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            by_path.setdefault("/".join(parts[:depth]), _Member("/".join(parts[:depth])))
+    return [by_path[path] for path in sorted(by_path, key=_sort_key)]
+
+
+class _HashingWriter:
+    """A binary file that also counts and hashes what goes through it."""
+
+    def __init__(self, file) -> None:
+        self.file = file
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data) -> int:
+        self.file.write(data)
+        self.sha256.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def _write_tarball(destination: Path, members: list[_Member], epoch: int) -> tuple[str, int]:
+    """Write the reproducible gzip tar of ``members``; return its sha256 and size."""
+    with open(destination, "wb") as raw:
+        writer = _HashingWriter(raw)
+        with gzip.GzipFile(filename="", mode="wb", fileobj=writer, compresslevel=COMPRESSION_LEVEL, mtime=epoch) as zipped:  # type: ignore[arg-type]
+            with tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8") as archive:
+                for member in members:
+                    info = tarfile.TarInfo(f"./{member.path}")
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = ""
+                    info.mtime = epoch
+                    if member.source is None:
+                        info.type, info.mode = tarfile.DIRTYPE, 0o755
+                        archive.addfile(info)
+                        continue
+                    info.mode = 0o755 if member.executable else 0o644
+                    info.size = member.size
+                    with open(member.source, "rb") as content:
+                        archive.addfile(info, content)
+    return writer.sha256.hexdigest(), writer.size
+
+
+def _build_info(digest: str, size: int, members: list[_Member], local_files: int, epoch: int | None) -> str:
+    entries: dict[str, int] = {}
+    for member in members:
+        top = member.path.split("/", 1)[0]
+        entries[top] = entries.get(top, 0) + member.size
+    info: dict[str, object] = {
+        "format": 1,
+        "artifact": {"path": ARTIFACT, "sha256": digest, "size": size},
+        "files": sum(1 for member in members if member.source is not None),
+        "entries": dict(sorted(entries.items())),
+        "local_files": local_files,
+    }
+    if epoch is not None:
+        info["source_date_epoch"] = epoch
+    return json.dumps(info, indent=2, sort_keys=True) + "\n"
+
+
+def _too_large(size: int, limit_mb: int, members: list[_Member], installed: Mapping[str, Path]) -> str:
+    """The size-limit message: the five largest contributors (uncompressed) and what to do."""
+    contributors: dict[str, int] = {}
+    targets = sorted(installed, key=len, reverse=True)
+    for member in members:
+        if member.source is None:
+            continue
+        target = next((t for t in targets if member.path.startswith(t + "/")), None)
+        parts = member.path.split("/")
+        if target is not None:
+            unit = f"{target}/{member.path[len(target) + 1:].split('/', 1)[0]}"
+        elif parts[0] == "endpoints" and len(parts) > 2:
+            unit = "/".join(parts[:2])
+        else:
+            unit = parts[0]
+        contributors[unit] = contributors.get(unit, 0) + member.size
+    largest = sorted(contributors.items(), key=lambda item: (-item[1], item[0]))[:5]
+    width = max((len(unit) for unit, _ in largest), default=0)
+    lines = "\n".join(f"  {unit:<{width}}  {bytes_ / MB:9.1f} MB" for unit, bytes_ in largest)
+    return (
+        f"{ARTIFACT} is {size / MB:.1f} MB, over the {limit_mb} MB limit. Largest contributors "
+        f"(uncompressed):\n{lines}\n"
+        "Leave packages the worker does not need (or already has) out of the build with "
+        "`--exclude NAME` (a distribution name, e.g. `--exclude torch`)."
+    )
+
+
+# --- the swap ------------------------------------------------------------------------------------
+
+
+def _carry_deployments(output: Path, staging: Path) -> None:
+    source = output / DEPLOYMENTS
+    if source.is_dir() and not source.is_symlink():
+        shutil.copytree(source, staging / DEPLOYMENTS, symlinks=True)
+
+
+def _swap(root: Path, staging: Path) -> None:
+    """Put ``staging`` in place of ``root/.flash`` by renames, then remove the previous output."""
+    output = root / OUTPUT
+    previous = None
+    if output.exists() or output.is_symlink():
+        previous = root / f"{OUTPUT}.old-{os.getpid()}-{secrets.token_hex(6)}"
+        os.rename(output, previous)
+    try:
+        os.rename(staging, output)
+    except BaseException:
+        if previous is not None:
+            os.rename(previous, output)
+        raise
+    if previous is not None:
+        _remove(previous)
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int | None, path: Path) -> bool:
+    """Whether the build that made ``path`` may still be running."""
+    if pid is None:
+        return False
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # no signal-0 probe there; trust a day
+        return time.time() - path.lstat().st_mtime < 86400
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _clean_leftovers(root: Path) -> None:
+    """Remove what killed builds left; if one died between its renames, restore its old output."""
+    stale: list[Path] = []
+    for path in root.iterdir():
+        match = _LEFTOVER.match(path.name)
+        if match and not _alive(int(match[2]) if match[2] else None, path):
+            stale.append(path)
+    output = root / OUTPUT
+    if not (output.exists() or output.is_symlink()):
+        previous = [path for path in stale if path.name.startswith(f"{OUTPUT}.old-")]
+        if previous:
+            newest = max(previous, key=lambda path: path.lstat().st_mtime)
+            os.rename(newest, output)
+            stale.remove(newest)
+    for path in stale:
+        _remove(path)
