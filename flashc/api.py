@@ -237,6 +237,8 @@ class BuildOptions:
     """Packages not to install (on top of those the worker image provides)."""
     offline: bool = False
     wheelhouse: Path | None = None
+    requirement_files: tuple[Path, ...] = ()
+    """Requirement files (``requirements.txt``) every endpoint installs too, as runpod-flash does."""
     size_limit_mb: int = 1500
     check: CheckOptions = field(default_factory=CheckOptions)
     progress: Callable[[str], None] | None = None
@@ -280,17 +282,16 @@ def build(path: Path, options: BuildOptions | None = None) -> BuildResult:
     config = load_config(root)
     analysis = analyse(root, config)
     python_version = config.python_version or tables.DEFAULT_PYTHON_VERSION
+    shared = tuple(r for file in options.requirement_files for r in dependencies.read_requirements(file))
     requirements: dict[str, tuple[str, ...]] = {}
     installed: dict[str, Path] = {}
     skipped: list[tuple[str, str, str]] = []
     for endpoint in sorted(analysis.model.endpoints, key=lambda e: e.name or ""):
         name = endpoint.name or ""
-        plan = dependencies.plan(endpoint.dependencies, compute=endpoint.compute.value, exclude=options.exclude)
+        plan = dependencies.plan((*endpoint.dependencies, *shared), compute=endpoint.compute.value, exclude=options.exclude)
         requirements[name] = plan.install
         skipped.extend((name, package, reason) for package, reason in plan.skipped)
         if options.install_dependencies and plan.install:
-            if options.progress:
-                options.progress(f"installing {len(plan.install)} requirement(s) of {name}")
             directory = dependencies.install(
                 plan, python_version=python_version, offline=options.offline, wheelhouse=options.wheelhouse, progress=options.progress
             )

@@ -204,6 +204,7 @@ def build(
     exclude: Optional[list[str]] = typer.Option(None, "--exclude", help="A package not to install (repeatable, or comma-separated)."),
     offline: bool = typer.Option(False, "--offline", help="Install without a package index (use --wheelhouse)."),
     wheelhouse: Optional[Path] = typer.Option(None, "--wheelhouse", help="A directory of wheels to install from."),
+    requirements: Optional[list[Path]] = typer.Option(None, "--requirements", "-r", help="A requirements file every endpoint installs too (repeatable)."),
     size_limit: int = typer.Option(1500, "--size-limit", help="Largest artifact allowed, in MB."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, only the result or the findings."),
     format: BuildFormat = typer.Option(BuildFormat.text, "--format", help="Output format."),
@@ -221,6 +222,7 @@ def build(
         exclude=excluded,
         offline=offline,
         wheelhouse=wheelhouse,
+        requirement_files=tuple(requirements or ()),
         size_limit_mb=size_limit,
         progress=progress,
     )

@@ -376,3 +376,27 @@ def _remove_stale(cache: Path) -> None:
                 shutil.rmtree(path, ignore_errors=True)
         except OSError:
             pass
+
+
+def read_requirements(path: Path) -> tuple[str, ...]:
+    """The requirements of a ``requirements.txt``: one per line, comments and blank lines skipped.
+
+    pip options (``-r``, ``--index-url`` ...) are refused rather than half-understood.
+    """
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise DependencyError(f"cannot read requirements file {path}: {error.strerror or error}") from None
+    found = []
+    for number, line in enumerate(lines, start=1):
+        text = line.split(" #", 1)[0].strip()
+        if not text or text.startswith("#"):
+            continue
+        if text.startswith("-"):
+            raise DependencyError(f"{path}:{number}: pip options such as {text.split()[0]!r} are not supported; list requirements only")
+        try:
+            Requirement(text)
+        except InvalidRequirement as error:
+            raise DependencyError(f"{path}:{number}: {text!r} is not a valid requirement: {error}") from None
+        found.append(text)
+    return tuple(found)

@@ -52,9 +52,11 @@ def emit(analysis: Analysis, options: EmitOptions = EmitOptions()) -> BuildTree:
     planner = CodePlanner(analysis)
     artifact: list[BuildFile] = []
     shipped_sources: list[tuple[str, bytes]] = []
+    digests: dict[str, str] = {}
     runtime = _runtime_files()
     for endpoint in sorted(model.endpoints, key=lambda e: e.name or ""):
         directory = package_directory(endpoint)
+        first = len(artifact)
         code = planner.endpoint_code(endpoint, options.ship_module)
         for module, (path, text) in sorted(code.files.items()):
             data = text.encode("utf-8")
@@ -63,6 +65,8 @@ def emit(analysis: Analysis, options: EmitOptions = EmitOptions()) -> BuildTree:
         artifact.append(BuildFile(f"{directory}/{HANDLER_MODULE}.py", _handler(endpoint).encode("utf-8")))
         artifact.append(BuildFile(f"{directory}/requirements.txt", requirements_text(options.requirements.get(endpoint.name or "", ())).encode("utf-8")))
         artifact.extend(BuildFile(f"{directory}/flashc_runtime/{path}", data) for path, data in runtime)
+        # What deploy targets compare to replace only the endpoints that changed.
+        digests[endpoint.name or ""] = source_fingerprint((f.path, f.data) for f in artifact[first:])
         artifact.append(BuildFile(handler_file(endpoint), _entry(endpoint).encode("utf-8")))
     generated_at = datetime.fromtimestamp(build_epoch(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     manifest = build_manifest(
@@ -70,7 +74,7 @@ def emit(analysis: Analysis, options: EmitOptions = EmitOptions()) -> BuildTree:
         handler_files={e.name: handler_file(e) for e in model.endpoints if e.kind is EndpointKind.QUEUE and e.name},
         source_fingerprint=source_fingerprint(shipped_sources),
         generated_at=generated_at,
-        flashc=dict(options.extra_manifest),
+        flashc={"endpoint_digests": digests, **options.extra_manifest},
     )
     artifact.append(BuildFile("flash_manifest.json", (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")))
     client = [

@@ -188,3 +188,24 @@ def test_generated_files_carry_no_timestamps_of_this_run(pipeline: Path) -> None
     manifest = json.loads(tree_of(pipeline).file("flash_manifest.json").data)  # type: ignore[union-attr]
     assert manifest["generated_at"] == "1980-01-01T00:00:00Z"
     assert io.BytesIO  # the tree is data: nothing was written
+
+
+def test_a_requirements_file_adds_to_every_endpoint(pipeline: Path) -> None:
+    (pipeline / "requirements.txt").write_text("# shared\nrequests>=2  # http\n\n", encoding="utf-8")
+    result = api.build(pipeline, api.BuildOptions(install_dependencies=False, requirement_files=(pipeline / "requirements.txt",)))
+    assert not result.failed
+    assert (pipeline / ".flash/endpoints/pipe-count/requirements.txt").read_text() == "requests>=2\nsix==1.16.0\n"
+    assert (pipeline / ".flash/endpoints/pipe-model/requirements.txt").read_text() == "requests>=2\n"
+
+
+def test_a_requirements_file_with_pip_options_is_refused(pipeline: Path) -> None:
+    (pipeline / "requirements.txt").write_text("--index-url https://example.invalid\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["build", str(pipeline), "--no-deps", "-r", str(pipeline / "requirements.txt")])
+    assert result.exit_code == 2
+    assert "requirements.txt:1: pip options such as '--index-url' are not supported" in result.stderr
+
+
+def test_each_endpoint_has_a_digest_of_its_package() -> None:
+    first = json.loads(tree_of(PIPELINE).file("flash_manifest.json").data)["flashc"]["endpoint_digests"]  # type: ignore[union-attr]
+    assert sorted(first) == ["pipe-api", "pipe-count", "pipe-model", "pipe-shared"]
+    assert len(set(first.values())) == 4
