@@ -38,7 +38,9 @@ app = typer.Typer(
 )
 
 
-class InspectFormat(str, Enum):
+class TextOrJson(str, Enum):
+    """The formats of ``inspect`` and ``build``."""
+
     text = "text"
     json = "json"
 
@@ -85,11 +87,11 @@ def _main(
 @app.command()
 def inspect(
     path: Path = typer.Argument(Path("."), help="The project directory (or a file in it)."),
-    format: InspectFormat = typer.Option(InspectFormat.text, "--format", help="Output format."),
+    format: TextOrJson = typer.Option(TextOrJson.text, "--format", help="Output format."),
 ) -> None:
     """Show every endpoint flashc found and its resolved configuration."""
     model = _run(lambda: api.inspect_project(path))
-    if format is InspectFormat.json:
+    if format is TextOrJson.json:
         typer.echo(inspect_render.render_json(model), nl=False)
     else:
         typer.echo(inspect_render.render_text(model), nl=False)
@@ -191,11 +193,6 @@ class Ship(str, Enum):
     module = "module"
 
 
-class BuildFormat(str, Enum):
-    text = "text"
-    json = "json"
-
-
 @app.command()
 def build(
     path: Path = typer.Argument(Path("."), help="The project directory (or a file in it)."),
@@ -207,12 +204,12 @@ def build(
     requirements: Optional[list[Path]] = typer.Option(None, "--requirements", "-r", help="A requirements file every endpoint installs too (repeatable)."),
     size_limit: int = typer.Option(1500, "--size-limit", help="Largest artifact allowed, in MB."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, only the result or the findings."),
-    format: BuildFormat = typer.Option(BuildFormat.text, "--format", help="Output format."),
+    format: TextOrJson = typer.Option(TextOrJson.text, "--format", help="Output format."),
 ) -> None:
     """Check, then compile the project into .flash/: handler packages, client, manifest, artifact."""
 
     def progress(message: str) -> None:
-        if not quiet and format is BuildFormat.text:
+        if not quiet and format is TextOrJson.text:
             typer.echo(f"  {message}", err=True)
 
     excluded = tuple(item.strip() for value in exclude or () for item in value.split(",") if item.strip())
@@ -227,7 +224,7 @@ def build(
         progress=progress,
     )
     result = _run(lambda: api.build(path, options))
-    if format is BuildFormat.json:
+    if format is TextOrJson.json:
         typer.echo(build_render.render_json(result), nl=False)
     elif result.failed:
         output = diagnostics_render.render_text(result.gate.diagnostics, _line_reader(result.gate))
