@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from .emit.tree import DEFAULT_EPOCH, BuildFile, BuildTree, build_epoch
+from .emit.tree import BuildFile, BuildTree, build_epoch
 from .errors import BuildError
 
 OUTPUT = ".flash"

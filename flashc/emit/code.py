@@ -86,7 +86,8 @@ class CodePlanner:
             functions = [f for f in endpoint.functions if f.module == module]
             if ship_module:
                 text = self._module_with(module, functions)
-                pending.extend(self._imports_of(module, self.sources[module].text, module_level=True))
+                # The whole module ships: what any of its functions imports must be there too.
+                pending.extend(self._imports_of(module))
             else:
                 text, needed = self._extracted(module, functions)
                 pending.extend(needed)
@@ -215,7 +216,7 @@ class CodePlanner:
                     continue
                 modes[module] = mode
                 if mode != STUBS:
-                    pending.extend(self._imports_of(module, self.sources[module].text, module_level=False))
+                    pending.extend(self._imports_of(module))
         for module, mode in sorted(modes.items()):
             source = self.sources[module]
             if mode == COPY:
@@ -251,15 +252,14 @@ class CodePlanner:
             return STUBS
         return MIRROR
 
-    def _imports_of(self, module: str, text: str, module_level: bool) -> list[tuple[str, tuple[str, ...]]]:
-        """Project imports of a module (all of them, or only its module-level ones)."""
+    def _imports_of(self, module: str) -> list[tuple[str, tuple[str, ...]]]:
+        """The project imports anywhere in a module (what shipping it as written can run)."""
         scope = self.analysis.scopes.get(module)
         if scope is None:
             return []
         source = self.sources[module]
-        nodes = scope.parsed.tree.body if module_level else list(ast.walk(scope.parsed.tree))
         found = []
-        for node in nodes:
+        for node in ast.walk(scope.parsed.tree):
             if isinstance(node, ast.Import):
                 found.extend((alias.name, ()) for alias in node.names if self._is_project(alias.name))
             elif isinstance(node, ast.ImportFrom):
