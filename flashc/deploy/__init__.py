@@ -1,0 +1,1 @@
+"""Deploy targets: plan what changes, apply it, and record the deployment as it is."""
