@@ -20,7 +20,9 @@ from . import cache
 from .analysis import analyse, analyse_sources, candidate_modules, read_sources
 from .config import Config, load_config
 from .diagnostics import Applicability, Diagnostic, Severity, Span
+from .errors import FlashcError
 from .discovery import find_nested_projects, find_project_root
+
 from .model import ProjectModel
 from .rules import selection as rule_selection
 from .rules.engine import run_rules
@@ -288,7 +290,11 @@ def build(path: Path, options: BuildOptions | None = None) -> BuildResult:
     skipped: list[tuple[str, str, str]] = []
     for endpoint in sorted(analysis.model.endpoints, key=lambda e: e.name or ""):
         name = endpoint.name or ""
-        plan = dependencies.plan((*endpoint.dependencies, *shared), compute=endpoint.compute.value, exclude=options.exclude)
+        plan = dependencies.plan(
+            (*endpoint.dependencies, *shared, *dependencies.runtime_requirements(endpoint.dependencies, calls_endpoints=endpoint.makes_remote_calls)),
+            compute=endpoint.compute.value,
+            exclude=options.exclude,
+        )
         requirements[name] = plan.install
         skipped.extend((name, package, reason) for package, reason in plan.skipped)
         if options.install_dependencies and plan.install:
@@ -300,3 +306,102 @@ def build(path: Path, options: BuildOptions | None = None) -> BuildResult:
     tree = emit.emit(analysis, emit.EmitOptions(ship_module=options.ship_module, requirements=requirements))
     result = package.write_output(root, tree, installed=installed, size_limit_mb=options.size_limit_mb, progress=options.progress)
     return BuildResult(gate, result, tuple(sorted(e.name or "" for e in analysis.model.endpoints)), tuple(skipped))
+
+
+# --- deploy (the local target; docker and runpod are separate issues) ----------------------------
+
+TARGETS = ("local",)
+
+
+@dataclass(frozen=True, slots=True)
+class DeployOptions:
+    env: str = "default"
+    target: str = "local"
+    build: bool = True
+    """Rebuild first (cheap when nothing changed: the build is reproducible and its dependencies cached)."""
+    dry_run: bool = False
+    """``--plan``: compute and return the plan; change nothing."""
+    host: str = "127.0.0.1"
+    port: int = 0
+    isolate: bool = True
+    build_options: BuildOptions = field(default_factory=BuildOptions)
+    progress: Callable[[str], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeployResult:
+    plan: object
+    """A :class:`flashc.deploy.plan.Plan`."""
+    state: object | None = None
+    """The recorded :class:`flashc.deploy.state.DeployState` (None for a dry run or a failed build)."""
+    build: BuildResult | None = None
+
+
+def _target(name: str):  # type: ignore[no-untyped-def]
+    if name not in TARGETS:
+        raise FlashcError(f"unknown deploy target {name!r}; available: {', '.join(TARGETS)} (docker and runpod are not available yet)")
+    from .deploy.local import target
+
+    return target
+
+
+def deploy(path: Path, options: DeployOptions | None = None) -> DeployResult:
+    """Build (unless told not to), then bring the environment in line with the build."""
+    options = options or DeployOptions()
+    target = _target(options.target)
+    root = find_project_root(path.resolve())
+    built = None
+    if options.build:
+        # A dry run builds too: the plan compares what the sources compile to now.
+        built = build(root, replace(options.build_options, progress=options.progress))
+        if built.failed:
+            return DeployResult(plan=None, build=built)
+    if options.dry_run:
+        return DeployResult(plan=target.plan(root, options.env))
+    plan, recorded = target.apply(
+        root, options.env, target.LocalOptions(host=options.host, port=options.port, isolate=options.isolate, progress=options.progress)
+    )
+    return DeployResult(plan=plan, state=recorded, build=built)
+
+
+def undeploy(path: Path, env: str = "default", *, all_envs: bool = False) -> list[str]:
+    """Stop what deployments started and forget them; returns the environments removed."""
+    from .deploy import state as states
+    from .deploy.local import target
+
+    root = find_project_root(path.resolve())
+    envs = states.environments(root) if all_envs else [env]
+    return [name for name in envs if target.destroy(root, name)]
+
+
+def deployment_status(path: Path, env: str = "default") -> dict:
+    from .deploy.local import target
+
+    return target.status(find_project_root(path.resolve()), env)
+
+
+def log_path(path: Path, endpoint: str | None, env: str = "default") -> Path:
+    from .deploy.local import target
+
+    return target.log_file(find_project_root(path.resolve()), env, endpoint)
+
+
+def client_environment(path: Path, env: str = "default") -> dict[str, str]:
+    """What ``flashc run`` puts in a script's environment: the compiled client first on the
+    import path, each endpoint's URL and the deployment's token."""
+    from .deploy import state as states
+    from .deploy.local import target
+
+    root = find_project_root(path.resolve())
+    deployed = states.load(root, env)
+    if deployed is None or not target.is_running(deployed):
+        raise FlashcError(f"nothing is running in `{env}`; `flashc deploy --env {env}` deploys the project first")
+    client = root / ".flash" / "client"
+    variables = {
+        "PYTHONPATH": os.pathsep.join([str(client), str(root), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        "FLASHC_API_KEY": deployed.token,
+        "FLASHC_ENV": env,
+    }
+    for name, url in deployed.endpoint_urls().items():
+        variables["FLASHC_ENDPOINT_URL_" + "".join(c if c.isalnum() else "_" for c in name.upper())] = url
+    return variables

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
+import os
+import subprocess
 import sys
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -236,6 +240,183 @@ def build(
             typer.echo(diagnostics_render.render_concise(result.gate.diagnostics), nl=False)
         typer.echo(build_render.render_text(result), nl=False)
     raise typer.Exit(1 if result.failed else 0)
+
+
+ENV_OPTION = typer.Option("default", "--env", "-e", help="The deployment environment.")
+
+
+@app.command()
+def deploy(
+    path: Path = typer.Argument(Path("."), help="The project directory (or a file in it)."),
+    target: str = typer.Option("local", "--target", help="Where to deploy: local (this machine)."),
+    env: str = ENV_OPTION,
+    plan: bool = typer.Option(False, "--plan", help="Show what would change, change nothing."),
+    no_build: bool = typer.Option(False, "--no-build", help="Deploy the existing build as it is."),
+    no_isolate: bool = typer.Option(False, "--no-isolate", help="Run every endpoint with flashc's own Python instead of its own environment."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address the local supervisor listens on."),
+    port: int = typer.Option(0, "--port", help="Its port (default: a free one, kept across redeploys)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
+) -> None:
+    """Build, then run the endpoints on a target (local: worker processes behind a RunPod-compatible API)."""
+
+    def progress(message: str) -> None:
+        if not quiet:
+            typer.echo(f"  {message}", err=True)
+
+    options = api.DeployOptions(
+        env=env, target=target, build=not no_build, dry_run=plan, host=host, port=port, isolate=not no_isolate, progress=progress,
+        build_options=api.BuildOptions(progress=progress),
+    )
+    result = _run(lambda: api.deploy(path, options))
+    if result.build is not None and result.build.failed:
+        typer.echo(diagnostics_render.render_text(result.build.gate.diagnostics, _line_reader(result.build.gate)))
+        typer.echo(diagnostics_render.summary(result.build.gate.diagnostics))
+        typer.echo("Deploy stopped: the build found errors.", err=True)
+        raise typer.Exit(1)
+    typer.echo(result.plan.render(), nl=False)  # type: ignore[union-attr]
+    if result.state is not None:
+        deployed = result.state
+        typer.echo(f"Deployed to {deployed.target}/{deployed.env} at {deployed.url}")  # type: ignore[attr-defined]
+        for name, url in deployed.endpoint_urls().items():  # type: ignore[attr-defined]
+            typer.echo(f"  {name}: {url}")
+        typer.echo(f"Call them with `flashc run SCRIPT --env {env}`; the API token is in .flash/deployments/{env}.json.")
+
+
+@app.command()
+def status(
+    path: Path = typer.Argument(Path("."), help="The project directory."),
+    env: str = ENV_OPTION,
+    format: TextOrJson = typer.Option(TextOrJson.text, "--format", help="Output format."),
+) -> None:
+    """What is deployed and running, per endpoint."""
+    found = _run(lambda: api.deployment_status(path, env))
+    if format is TextOrJson.json:
+        typer.echo(json.dumps(found, indent=2, sort_keys=True))
+        return
+    typer.echo(f"{env}: {'running' if found['running'] else 'NOT RUNNING (run `flashc deploy` again)'} at {found['url']}")
+    supervisor = found.get("supervisor", {})
+    details = {e.get("name"): e for e in supervisor.get("endpoints", [])} if isinstance(supervisor.get("endpoints"), list) else supervisor.get("endpoints", {})
+    for name, endpoint in sorted(found["endpoints"].items()):
+        extra = details.get(name) or {}
+        summary = ", ".join(f"{k} {v}" for k, v in sorted(extra.items()) if isinstance(v, (int, str)) and k not in ("name", "digest"))
+        typer.echo(f"  {name}: {endpoint['url']}" + (f"  ({summary})" if summary else ""))
+
+
+@app.command()
+def logs(
+    endpoint: Optional[str] = typer.Argument(None, help="An endpoint (default: the supervisor's own log)."),
+    path: Path = typer.Option(Path("."), "--path", help="The project directory."),
+    env: str = ENV_OPTION,
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
+) -> None:
+    """Print an endpoint's worker logs."""
+    file = _run(lambda: api.log_path(path, endpoint, env))
+    position = 0
+    while True:
+        try:
+            with file.open("r", encoding="utf-8", errors="replace") as handle:
+                handle.seek(position)
+                chunk = handle.read()
+                position = handle.tell()
+        except FileNotFoundError:
+            chunk = ""
+        if chunk:
+            typer.echo(chunk, nl=False)
+        if not follow:
+            return
+        time.sleep(0.5)
+
+
+@app.command()
+def undeploy(
+    path: Path = typer.Argument(Path("."), help="The project directory."),
+    env: str = ENV_OPTION,
+    all_envs: bool = typer.Option(False, "--all", help="Every environment of the project."),
+) -> None:
+    """Stop everything a deployment started and remove its state."""
+    removed = _run(lambda: api.undeploy(path, env, all_envs=all_envs))
+    typer.echo(f"Undeployed {', '.join(removed)}." if removed else "Nothing was deployed.")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    script: Path = typer.Argument(..., help="A Python script whose endpoint calls go to the deployment."),
+    path: Path = typer.Option(Path("."), "--path", help="The project directory."),
+    env: str = ENV_OPTION,
+) -> None:
+    """Run SCRIPT [ARGS...] with the compiled client bound to a deployed environment."""
+    variables = _run(lambda: api.client_environment(path, env))
+    completed = subprocess.run([sys.executable, str(script), *ctx.args], env={**os.environ, **variables})
+    raise typer.Exit(completed.returncode)
+
+
+@app.command()
+def serve(
+    path: Path = typer.Argument(Path("."), help="The project directory."),
+    env: str = typer.Option("serve", "--env", "-e", help="The environment it runs as."),
+    port: int = typer.Option(0, "--port", help="The supervisor's port."),
+    no_isolate: bool = typer.Option(False, "--no-isolate", help="Run endpoints with flashc's own Python."),
+) -> None:
+    """Deploy locally in the foreground: stream worker logs, redeploy on source changes, stop on Ctrl-C."""
+    options = api.DeployOptions(env=env, port=port, isolate=not no_isolate, progress=lambda m: typer.echo(f"  {m}", err=True))
+    root = _run(lambda: api.find_project_root(path.resolve()))
+    try:
+        snapshot = _sources_snapshot(root)
+        _serve_once(root, options)
+        offsets: dict[Path, int] = {}
+        while True:
+            _print_new_log_lines(root, env, offsets)
+            time.sleep(0.5)
+            current = _sources_snapshot(root)
+            if current != snapshot:
+                snapshot = current
+                typer.echo("  sources changed: redeploying", err=True)
+                _serve_once(root, options)
+    except KeyboardInterrupt:
+        typer.echo("  stopping", err=True)
+    finally:
+        api.undeploy(root, env)
+
+
+def _serve_once(root: Path, options: api.DeployOptions) -> None:
+    result = _run(lambda: api.deploy(root, options))
+    if result.build is not None and result.build.failed:
+        typer.echo(diagnostics_render.render_concise(result.build.gate.diagnostics), nl=False)
+        typer.echo("  not redeployed: fix the errors above", err=True)
+        return
+    typer.echo(result.plan.render(), nl=False)  # type: ignore[union-attr]
+    for name, url in result.state.endpoint_urls().items():  # type: ignore[union-attr]
+        typer.echo(f"  {name}: {url}")
+
+
+def _sources_snapshot(root: Path) -> dict[str, float]:
+    from .discovery import iter_source_files
+    from .config import load_config
+
+    return {str(p): p.stat().st_mtime for p in iter_source_files(root, load_config(root))}
+
+
+def _print_new_log_lines(root: Path, env: str, offsets: dict[Path, int]) -> None:
+    directory = root / ".flash" / "deployments" / env / "logs"
+    for file in sorted(directory.glob("*.log")):
+        with file.open("r", encoding="utf-8", errors="replace") as handle:
+            handle.seek(offsets.get(file, 0))
+            for line in handle:
+                typer.echo(f"[{file.stem}] {line}", nl=False)
+            offsets[file] = handle.tell()
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(..., help="The new project's directory (created)."),
+    name: Optional[str] = typer.Option(None, "--name", help="The app name (default: the directory's name)."),
+) -> None:
+    """Create a new project: a GPU worker, a CPU worker, an API calling both, and a script calling them."""
+    from .scaffold import init_project
+
+    written = _run(lambda: init_project(directory, name))
+    typer.echo(f"Created {directory} ({len(written)} files). Next:\n  cd {directory}\n  flashc check\n  flashc deploy\n  flashc run main.py")
 
 
 @app.command()

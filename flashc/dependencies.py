@@ -400,3 +400,20 @@ def read_requirements(path: Path) -> tuple[str, ...]:
             raise DependencyError(f"{path}:{number}: {text!r} is not a valid requirement: {error}") from None
         found.append(text)
     return tuple(found)
+
+
+CLIENT_TRANSPORT = "httpx>=0.27"
+"""What the vendored runtime needs to call other endpoints (it imports it only then)."""
+
+
+def runtime_requirements(declared: Iterable[str], *, calls_endpoints: bool) -> tuple[str, ...]:
+    """Requirements the runtime adds: the HTTP client, for endpoints that call other endpoints."""
+    if not calls_endpoints:
+        return ()
+    names = set()
+    for text in declared:
+        try:
+            names.add(canonicalize_name(Requirement(text).name))
+        except InvalidRequirement:
+            continue
+    return () if "httpx" in names else (CLIENT_TRANSPORT,)

@@ -20,6 +20,9 @@ def _environment():  # type: ignore[no-untyped-def]
     )
 
 
-def render(name: str, **context: Any) -> str:
-    """Render template ``name`` (e.g. ``queue_handler.py.j2``); a missing variable is an error."""
+def render(name: str, /, **context: Any) -> str:
+    """Render template ``name`` (e.g. ``queue_handler.py.j2``); a missing variable is an error.
+
+    ``name`` is positional-only, so a template may have a variable called ``name`` too.
+    """
     return _environment().get_template(name).render(**context)

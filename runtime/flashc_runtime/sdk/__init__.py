@@ -18,17 +18,24 @@ from .enums import (
     ServerlessType,
 )
 from .exceptions import (
+    AuthenticationError,
+    DeserializeTimeoutError,
+    EndpointHTTPError,
     EndpointNotDeployedError,
+    EndpointUnavailableError,
     FlashRuntimeError,
     GraphQLError,
     GraphQLMutationError,
     GraphQLQueryError,
     ManifestError,
     ManifestServiceUnavailableError,
+    PayloadTooLargeError,
+    RemoteCancelledError,
     RemoteExecutionError,
+    RemoteTimeoutError,
     SerializationError,
 )
-from .jobs import JobOutput
+from .jobs import EndpointJob, JobOutput
 from .remote import remote
 from .resources import (
     CpuLiveLoadBalancer,
@@ -48,6 +55,7 @@ __all__ = [
     "CPU_DATACENTERS",
     "DEFAULT_WORKERS_MAX",
     "DEFAULT_WORKERS_MIN",
+    "AuthenticationError",
     "CpuInstanceType",
     "CpuLiveLoadBalancer",
     "CpuLiveServerless",
@@ -55,8 +63,12 @@ __all__ = [
     "CpuServerlessEndpoint",
     "CudaVersion",
     "DataCenter",
+    "DeserializeTimeoutError",
     "Endpoint",
+    "EndpointHTTPError",
+    "EndpointJob",
     "EndpointNotDeployedError",
+    "EndpointUnavailableError",
     "FlashRuntimeError",
     "GpuGroup",
     "GpuType",
@@ -70,8 +82,11 @@ __all__ = [
     "ManifestError",
     "ManifestServiceUnavailableError",
     "NetworkVolume",
+    "PayloadTooLargeError",
     "PodTemplate",
+    "RemoteCancelledError",
     "RemoteExecutionError",
+    "RemoteTimeoutError",
     "SerializationError",
     "ServerlessEndpoint",
     "ServerlessScalerType",

@@ -5,7 +5,12 @@ Three uses, told apart by arguments and by how the object is used:
 * ``@Endpoint(name=..., gpu=...)`` on a function or class: a queue-based endpoint;
 * ``api = Endpoint(name=...)`` then ``@api.get("/path")`` ...: a load-balanced one;
 * ``Endpoint(id=...)`` or ``Endpoint(image=..., name=...)``: a client of an
-  existing or pre-built endpoint (its HTTP and job calls arrive with the runtime).
+  existing or pre-built endpoint: ``await ep.post(path, data)`` (and ``get``,
+  ``put``, ``delete``, ``patch``) call its routes, ``await ep.run(input)`` /
+  ``runsync(input)`` / ``cancel(job_id)`` its jobs.
+
+Clients find their endpoint at ``FLASHC_ENDPOINT_URL_<NAME>`` (the name, else
+the id), else, given an id, at RunPod's addresses for it.
 
 The resource class behind it is chosen by ``tables.resource_class_for`` and
 built with runpod-flash's camelCase fields, so ``resource_config`` is exactly
@@ -14,12 +19,14 @@ what the equivalent ``LiveServerless(...)`` & co. would have been.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Generator, Mapping
 from typing import Any, Callable, TypeVar
 
 from . import tables, validation
 from ._settings import coerce, optional_str, string_list
 from .enums import CpuInstanceType, CudaVersion, DataCenter, GpuGroup, GpuType, ServerlessScalerType
-from .exceptions import FlashRuntimeError
+from .jobs import EndpointJob
 from .remote import decorate
 from .resources import RESOURCE_TYPES, NetworkVolume, PodTemplate, ServerlessResource
 from .validation import SettingError
@@ -254,16 +261,55 @@ class Endpoint:
 
     def _http(self, method: str, path: str, data: Any, kwargs: dict[str, Any]) -> Callable[[T], T]:
         if self.is_client:
-            raise FlashRuntimeError(
-                f"{method} {path} on a client Endpoint is an HTTP call to a deployed endpoint "
-                "(runtime calls arrive with the runtime issue)"
-            )
+            return _ClientCall(self, method, path, data, kwargs)  # type: ignore[return-value]
         if data is not None or kwargs:
             raise TypeError(
                 "data and keyword arguments are only valid on a client Endpoint (id= or image=); "
                 f"to register a route use @api.{method.lower()}('/path') alone"
             )
         return self._route(method, path)
+
+    # -- calling the deployed endpoint as a client --
+
+    def _client_name(self) -> str:
+        name = self.name if self.name is not None else self.id
+        if name is None:
+            raise SettingError("name", "this Endpoint has no name or id to call it by")
+        return name
+
+    def _client_url(self, load_balanced: bool) -> str | None:
+        """The environment's URL wins (the client reads it); else RunPod's, from the id."""
+        from .. import client
+
+        if os.environ.get(client.url_variable(self._client_name()), "").strip() or self.id is None:
+            return None
+        if load_balanced:
+            return f"https://{self.id}.api.runpod.ai"
+        return f"https://api.runpod.ai/v2/{self.id}"
+
+    def _jobs(self) -> Any:
+        from .. import client
+
+        return client.Jobs(
+            self._client_name(),
+            url=self._client_url(load_balanced=False),
+            execution_timeout_ms=self.execution_timeout_ms or None,
+        )
+
+    async def run(self, input: Mapping[str, Any], webhook: str | None = None) -> EndpointJob:
+        """Queue a job with ``input`` (``POST /run``); returns it, to ``wait`` for or ``cancel``."""
+        jobs = self._jobs()
+        return EndpointJob(await jobs.run(input, webhook=webhook), jobs)
+
+    async def runsync(self, input: Mapping[str, Any], timeout: float = 60) -> EndpointJob:
+        """Run a job with ``input`` (``POST /runsync``), waiting up to ``timeout`` seconds for the answer."""
+        jobs = self._jobs()
+        return EndpointJob(await jobs.runsync(input, timeout=timeout), jobs)
+
+    async def cancel(self, job_id: str) -> EndpointJob:
+        """Cancel the job ``job_id`` (``POST /cancel/{id}``)."""
+        jobs = self._jobs()
+        return EndpointJob(await jobs.cancel(job_id), jobs)
 
     def _route(self, method: str, path: str) -> Callable[[T], T]:
         if self.name is None:
@@ -304,6 +350,49 @@ class Endpoint:
     def __repr__(self) -> str:
         kind = "client" if self.is_client else "load-balanced" if self.is_load_balanced else "queue-based"
         return f"<Endpoint name={self.name!r} id={self.id!r} {kind} {'cpu' if self.is_cpu else 'gpu'}>"
+
+
+class _ClientCall:
+    """What ``get``/``post``/... return on a client Endpoint: an HTTP call to await.
+
+    It is not a decorator (client endpoints have no routes of their own), and
+    says so when used as one.
+    """
+
+    def __init__(self, endpoint: Endpoint, method: str, path: str, data: Any, options: dict[str, Any]) -> None:
+        unknown = sorted(set(options) - {"timeout"})
+        if unknown:
+            raise TypeError(f"{method.lower()}() got unexpected keyword arguments: {', '.join(unknown)}")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise SettingError("path", f"path must start with '/', got {path!r}")
+        self._endpoint, self._method, self._path, self._data = endpoint, method, path, data
+        self._timeout = options.get("timeout")
+
+    async def _send(self) -> Any:
+        from .. import client
+
+        endpoint = self._endpoint
+        return await client.http_request(
+            endpoint._client_name(),
+            self._method,
+            self._path,
+            self._data,
+            url=endpoint._client_url(load_balanced=True),
+            timeout=self._timeout,
+        )
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._send().__await__()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            f"{self._method.lower()}({self._path!r}) on a client Endpoint (id= or image=) is an HTTP "
+            "call to the deployed endpoint, to be awaited, not a route decorator; routes belong to "
+            "Endpoint(name=...) without id= or image="
+        )
+
+    def __repr__(self) -> str:
+        return f"<{self._method} {self._path} on {self._endpoint!r}, not yet awaited>"
 
 
 def _volumes(volume: object) -> list[NetworkVolume] | None:

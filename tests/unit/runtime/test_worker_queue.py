@@ -261,3 +261,17 @@ def test_job_id_and_duration_are_logged(capsys: pytest.CaptureFixture[str]) -> N
         "job-43 explode failed after" in message and "RuntimeError" in message
         for message in messages
     )
+
+
+def test_pickled_arguments_are_decoded_only_where_the_endpoint_allows_them(monkeypatch) -> None:
+    import asyncio as _asyncio
+
+    from flashc_runtime.sdk.exceptions import SerializationError
+    from flashc_runtime.serialization import pickled
+
+    endpoint = QueueEndpoint("pickles", functions={"kind": lambda value: type(value).__name__})
+    job = {"id": "p", "input": {"value": pickled({1, 2})}}
+    with pytest.raises(SerializationError):
+        _asyncio.run(endpoint.handler(job))
+    monkeypatch.setenv("FLASHC_PICKLE_PICKLES", "1")
+    assert _asyncio.run(endpoint.handler(job)) == "set"

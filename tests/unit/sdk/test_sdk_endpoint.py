@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 
 import pytest
@@ -13,7 +14,7 @@ from flashc_runtime.sdk import (
     CudaVersion,
     DataCenter,
     Endpoint,
-    FlashRuntimeError,
+    EndpointNotDeployedError,
     GpuGroup,
     GpuType,
     LiveLoadBalancer,
@@ -225,7 +226,8 @@ def test_resource_config_is_built_once():
 # --- queue-based decorator ----------------------------------------------------------------
 
 
-def test_decorating_stamps_and_returns_a_not_yet_callable_stand_in():
+def test_decorating_stamps_and_returns_a_remote_call(monkeypatch):
+    monkeypatch.delenv("FLASHC_ENDPOINT_URL_PROCESS", raising=False)
     endpoint = Endpoint(gpu=GpuGroup.ADA_24, dependencies=["numpy"], system_dependencies=["ffmpeg"])
 
     @endpoint
@@ -236,6 +238,8 @@ def test_decorating_stamps_and_returns_a_not_yet_callable_stand_in():
     assert endpoint.name == "process"
     assert process.__name__ == "process" and process.__doc__ == "Doubles."
     assert process.__wrapped__.__name__ == "process"
+    assert inspect.iscoroutinefunction(process)
+    assert inspect.signature(process) == inspect.signature(process.__wrapped__)
     assert process.__remote_config__ == {
         "resource_config": endpoint.resource_config,
         "method": None,
@@ -243,19 +247,26 @@ def test_decorating_stamps_and_returns_a_not_yet_callable_stand_in():
         "dependencies": ["numpy"],
         "system_dependencies": ["ffmpeg"],
     }
-    with pytest.raises(FlashRuntimeError, match=r"process is a remote endpoint \('process'\); deploy it with `flashc deploy`"):
-        process({"x": 1})
+    with pytest.raises(EndpointNotDeployedError, match=r"'process' is not deployed.*deploy it first with `flashc deploy`"):
+        asyncio.run(process({"x": 1}))
 
 
-def test_decorating_a_class():
+def test_decorating_a_class_returns_a_proxy_class(monkeypatch):
+    monkeypatch.delenv("FLASHC_ENDPOINT_URL_MODEL", raising=False)
+
     @Endpoint(name="model")
     class Model:
+        """A model."""
+
         def predict(self, x):
             return x
 
     assert Model.__remote_config__["resource_config"].name == "model"
-    with pytest.raises(FlashRuntimeError, match="Model is a remote endpoint"):
-        Model()
+    assert Model.__name__ == "Model" and Model.__doc__ == "A model."
+    assert Model.__wrapped__.predict(None, 3) == 3
+    assert inspect.iscoroutinefunction(Model.predict)
+    with pytest.raises(EndpointNotDeployedError, match="'model' is not deployed"):
+        asyncio.run(Model().predict(1))
 
 
 def test_max_concurrency_is_stamped_only_above_one():
@@ -294,15 +305,17 @@ def test_clients_cannot_decorate(kwargs):
 
 
 @pytest.mark.parametrize("verb", ["get", "post", "put", "delete", "patch"])
-def test_route_handlers_are_returned_unchanged_and_stamped(verb):
+def test_route_handlers_become_remote_requests_and_are_stamped(verb):
     api = Endpoint(name="api", dependencies=["pydantic"])
 
     def handler():
         return {"ok": True}
 
-    assert getattr(api, verb)("/items")(handler) is handler
-    assert handler.__is_lb_route_handler__ is True
-    assert handler.__remote_config__ == {
+    route = getattr(api, verb)("/items")(handler)
+    assert route is not handler and route.__wrapped__ is handler
+    assert inspect.iscoroutinefunction(route)
+    assert route.__is_lb_route_handler__ is True
+    assert route.__remote_config__ == {
         "resource_config": api.resource_config,
         "method": verb.upper(),
         "path": "/items",
@@ -372,6 +385,8 @@ def test_route_decorator_takes_no_data():
         Endpoint(name="api").post("/a", {"x": 1})
 
 
-def test_client_http_calls_are_not_wired_yet():
-    with pytest.raises(FlashRuntimeError, match="runtime issue"):
-        Endpoint(id="abc").post("/v1/completions", {"prompt": "hi"})
+def test_client_http_calls_are_awaitables_not_decorators():
+    call = Endpoint(id="abc").post("/v1/completions", {"prompt": "hi"})
+    assert inspect.isawaitable(call)  # awaited in tests/unit/sdk/test_sdk_runtime_calls.py
+    with pytest.raises(TypeError, match="not a route decorator"):
+        Endpoint(id="abc").get("/v1/models")(lambda: None)

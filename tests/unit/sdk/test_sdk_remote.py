@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import warnings
 
@@ -10,7 +11,7 @@ import pytest
 from flashc_runtime.sdk import (
     CpuLiveLoadBalancer,
     CpuLoadBalancerSlsResource,
-    FlashRuntimeError,
+    EndpointNotDeployedError,
     LiveLoadBalancer,
     LiveServerless,
     LoadBalancerSlsResource,
@@ -60,16 +61,19 @@ def test_resource_config_must_be_a_resource():
 
 
 @pytest.mark.parametrize("make_resource", LB_RESOURCES)
-def test_load_balanced_route_is_returned_unchanged(make_resource):
+def test_load_balanced_route_becomes_a_remote_request(make_resource):
     resource = make_resource()
 
     async def handler(x: int) -> int:
         return x
 
     decorated = remote(resource, method="POST", path="/compute", dependencies=["numpy"])(handler)
-    assert decorated is handler
-    assert handler.__is_lb_route_handler__ is True
-    assert handler.__remote_config__ == {
+    assert decorated is not handler
+    assert decorated.__wrapped__ is handler
+    assert inspect.iscoroutinefunction(decorated)
+    assert inspect.signature(decorated) == inspect.signature(handler)
+    assert decorated.__is_lb_route_handler__ is True
+    assert decorated.__remote_config__ == {
         "resource_config": resource,
         "method": "POST",
         "path": "/compute",
@@ -110,7 +114,8 @@ def test_method_and_path_on_a_queue_resource_warn_and_are_ignored():
     assert "is_lb_route_handler" not in stamped
 
 
-def test_queue_function_becomes_a_stand_in():
+def test_queue_function_becomes_a_remote_call(monkeypatch):
+    monkeypatch.delenv("FLASHC_ENDPOINT_URL_GPU_WORKER", raising=False)
     resource = LiveServerless(name="gpu-worker")
 
     def work(x):
@@ -123,6 +128,8 @@ def test_queue_function_becomes_a_stand_in():
     assert stand_in is not work
     assert stand_in.__wrapped__ is work
     assert (stand_in.__name__, stand_in.__doc__) == ("work", "Work.")
+    assert inspect.iscoroutinefunction(stand_in)  # a def too: every endpoint call is awaited
+    assert inspect.signature(stand_in) == inspect.signature(work)
     assert stand_in.__remote_config__ == {
         "resource_config": resource,
         "method": None,
@@ -130,8 +137,10 @@ def test_queue_function_becomes_a_stand_in():
         "dependencies": None,
         "system_dependencies": ["ffmpeg"],
     }
-    with pytest.raises(FlashRuntimeError, match=r"work is a remote endpoint \('gpu-worker'\); deploy it with `flashc deploy` \(runtime calls arrive with the runtime issue\)"):
-        stand_in(1)
+    with pytest.raises(TypeError, match="missing a required argument: 'x'"):
+        asyncio.run(stand_in())  # bound to the original signature before anything is sent
+    with pytest.raises(EndpointNotDeployedError, match=r"'gpu-worker' is not deployed.*`flashc deploy`.*FLASHC_ENDPOINT_URL_GPU_WORKER"):
+        asyncio.run(stand_in(1))
 
 
 def test_local_returns_the_original():

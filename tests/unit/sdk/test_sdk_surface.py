@@ -96,7 +96,8 @@ def test_remote_execution_error_carries_the_remote_failure():
     assert str(plain) == "worker died"
     assert (plain.error_type, plain.traceback) == (None, None)
     full = RemoteExecutionError("bad input", error_type="ValueError", traceback="Traceback (most recent call last):\n  ...\n")
-    assert str(full) == "ValueError: bad input\n\nRemote traceback:\nTraceback (most recent call last):\n  ..."
+    assert str(full) == "ValueError: bad input"
+    assert full.__notes__ == ["Remote traceback:\nTraceback (most recent call last):\n  ..."]
     copy = pickle.loads(pickle.dumps(full))
     assert (copy.message, copy.error_type, copy.traceback) == (full.message, full.error_type, full.traceback)
 

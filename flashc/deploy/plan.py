@@ -1,0 +1,64 @@
+"""A deploy plan is data: what would be created, replaced, removed or left alone, and why.
+
+Targets compute it from the build (the manifest's per-endpoint digests) and the
+recorded state, print it for ``flashc deploy --plan``, and apply it otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from .state import DeployState
+
+
+class Change(Enum):
+    CREATE = "create"
+    REPLACE = "replace"
+    REMOVE = "remove"
+    KEEP = "keep"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    change: Change
+    endpoint: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    env: str
+    target: str
+    actions: tuple[Action, ...]
+
+    @property
+    def changes(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.change is not Change.KEEP)
+
+    def render(self) -> str:
+        """``+ create``, ``~ replace``, ``- remove``, ``= keep`` lines, then a count."""
+        marks = {Change.CREATE: "+", Change.REPLACE: "~", Change.REMOVE: "-", Change.KEEP: "="}
+        lines = [f"  {marks[a.change]} {a.change.value:<7} {a.endpoint}  ({a.reason})" for a in self.actions]
+        counts = {change: sum(1 for a in self.actions if a.change is change) for change in Change}
+        summary = ", ".join(f"{counts[c]} to {c.value}" for c in (Change.CREATE, Change.REPLACE, Change.REMOVE) if counts[c])
+        lines.append(f"{self.target}/{self.env}: " + (summary or "nothing to change"))
+        return "\n".join(lines) + "\n"
+
+
+def compute_plan(env: str, target: str, built: Mapping[str, str], state: DeployState | None, running: bool) -> Plan:
+    """``built`` maps endpoint name -> digest; ``running``: the recorded processes are alive."""
+    deployed = state.endpoints if state is not None and running else {}
+    actions = []
+    for name in sorted(set(built) | set(deployed)):
+        if name not in deployed:
+            reason = "new endpoint" if state is None or not running or name not in state.endpoints else "not running"
+            actions.append(Action(Change.CREATE, name, reason))
+        elif name not in built:
+            actions.append(Action(Change.REMOVE, name, "no longer in the project"))
+        elif deployed[name].digest != built[name]:
+            actions.append(Action(Change.REPLACE, name, "its code or configuration changed"))
+        else:
+            actions.append(Action(Change.KEEP, name, "unchanged"))
+    return Plan(env, target, tuple(actions))
