@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -127,3 +129,46 @@ def test_redeploying_replaces_only_what_changed(project: Path, caches: dict[str,
         assert "local/e2e: 1 to replace" in changed.stdout
     finally:
         flashc("undeploy", "--env", "e2e", cwd=project, env=caches)
+
+
+def test_init_makes_a_project_that_deploys_and_answers(tmp_path: Path, caches: dict[str, str]) -> None:
+    created = flashc("init", "fresh-app", cwd=tmp_path, env=caches)
+    assert created.returncode == 0, created.stderr
+    project = tmp_path / "fresh-app"
+    assert flashc("check", cwd=project, env=caches).stdout == "All checks passed.\n"
+    assert flashc("deploy", "--env", "e2e", "--quiet", cwd=project, env=caches).returncode == 0
+    try:
+        ran = flashc("run", "main.py", "--env", "e2e", cwd=project, env=caches, timeout=300)
+        assert ran.returncode == 0 and ran.stdout.strip(), ran.stdout + ran.stderr
+    finally:
+        flashc("undeploy", "--env", "e2e", cwd=project, env=caches)
+    assert processes_under(project / ".flash") == []
+    again = flashc("init", "fresh-app", cwd=tmp_path, env=caches)
+    assert again.returncode == 2 and "fresh-app" in again.stderr
+
+
+@pytest.mark.parametrize("project", ["pipeline"], indirect=True)
+def test_serve_redeploys_on_change_and_stops_on_interrupt(project: Path, caches: dict[str, str]) -> None:
+    variables = {k: v for k, v in os.environ.items() if not k.startswith("RUNPOD_")}
+    process = subprocess.Popen([*FLASHC, "serve"], cwd=project, env={**variables, **caches}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        state_file = project / ".flash/deployments/serve.json"
+        deadline = time.monotonic() + 120
+        while not state_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        state = json.loads(state_file.read_text())
+        count_digest = state["endpoints"]["pipe-count"]["digest"]
+        text_tools = project / "text_tools.py"
+        text_tools.write_text(text_tools.read_text() + "\n# changed\n", encoding="utf-8")
+        while time.monotonic() < deadline:
+            state = json.loads(state_file.read_text())
+            if state["endpoints"]["pipe-count"]["digest"] != count_digest:
+                break
+            time.sleep(0.3)
+        assert state["endpoints"]["pipe-count"]["digest"] != count_digest
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert "sources changed: redeploying" in output and "stopping" in output
+    assert not (project / ".flash/deployments/serve.json").exists()
+    assert processes_under(project / ".flash") == []
