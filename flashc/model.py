@@ -178,6 +178,11 @@ class Endpoint:
     def path(self) -> str:
         return self.functions[0].path if self.functions else self.config_span.path
 
+    def configuration_key(self) -> tuple[object, ...]:
+        """What makes two declarations the same deployed endpoint: values, not where they are written."""
+        settings = tuple((s.key, repr(s.value), s.unresolved is not None) for s in self.settings)
+        return (self.kind, self.compute, self.resource_class, settings)
+
     @property
     def makes_remote_calls(self) -> bool:
         return any(f.endpoint_calls for f in self.functions)

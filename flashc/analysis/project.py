@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from flashc_runtime.sdk import tables
@@ -19,7 +19,7 @@ from flashc_runtime.sdk import tables
 from ..config import Config
 from ..diagnostics import Diagnostic
 from ..discovery import iter_source_files, module_name
-from ..model import EndpointFunction, ModuleSummary, ProjectModel, Route, SourceFile
+from ..model import Endpoint, EndpointFunction, ModuleSummary, ProjectModel, Route, SourceFile
 from . import body
 from .discover import Target, discover
 from .evaluate import Evaluator, ModuleScope
@@ -135,7 +135,7 @@ def analyse_sources(
 
     python_version = config.python_version or tables.DEFAULT_PYTHON_VERSION
     groups = group_targets(targets, diagnostics)
-    endpoints = [resolve_group(group, build_function, python_version) for group in groups]
+    endpoints = _merge_identical([resolve_group(group, build_function, python_version) for group in groups])
     endpoints.sort(key=lambda e: (e.path, e.config_span.start, e.name or ""))
     diagnostics.extend(scopes.diagnostics)
     counts: dict[str, int] = {}
@@ -155,6 +155,32 @@ def analyse_sources(
         diagnostics=tuple(sorted(set(diagnostics), key=Diagnostic.sort_key)),
     )
     return Analysis(model, sources, scopes, frozenset(candidates))
+
+
+def _merge_identical(endpoints: list[Endpoint]) -> list[Endpoint]:
+    """One endpoint for identical declarations in one file.
+
+    ``@Endpoint(name="jobs", cpu=...)`` written on two functions creates two
+    configuration objects, but runpod-flash deploys them as one resource serving both
+    functions. Declarations that differ, or live in different files, stay apart
+    (and FC310 reports them).
+    """
+    merged: dict[tuple[object, ...], Endpoint] = {}
+    result: list[Endpoint] = []
+    for endpoint in endpoints:
+        if endpoint.name is None:
+            result.append(endpoint)
+            continue
+        key = (endpoint.name, endpoint.path, endpoint.configuration_key())
+        first = merged.get(key)
+        if first is None:
+            merged[key] = endpoint
+            result.append(endpoint)
+            continue
+        combined = replace(first, functions=first.functions + endpoint.functions, problems=first.problems + endpoint.problems)
+        merged[key] = combined
+        result[result.index(first)] = combined
+    return result
 
 
 def _package_names(sources: Mapping[str, SourceFile]) -> frozenset[str]:

@@ -90,10 +90,10 @@ def _endpoint_names(endpoints: tuple[Endpoint, ...]) -> Iterator[Diagnostic]:
             continue
         if earlier.path != endpoint.path:
             reason = f"is also declared in `{earlier.path}`"
-        elif _configuration(earlier) != _configuration(endpoint):
+        elif earlier.configuration_key() != endpoint.configuration_key():
             reason = "is already used by an endpoint with a different configuration"
         else:
-            continue  # the same configuration twice in one file: one endpoint, several functions
+            continue  # the same configuration twice in one file: merged into one endpoint by the analysis
         yield Diagnostic(
             ENDPOINT_NAME_DUPLICATE,
             f"Endpoint name `{endpoint.name}` {reason}",
@@ -101,12 +101,6 @@ def _endpoint_names(endpoints: tuple[Endpoint, ...]) -> Iterator[Diagnostic]:
             Severity.ERROR,
             notes=(Note(f"`{endpoint.name}` is first configured here", earlier.config_span),),
         )
-
-
-def _configuration(endpoint: Endpoint) -> tuple[object, ...]:
-    """What makes two declarations the same deployed endpoint (values, not where they are written)."""
-    settings = tuple((s.key, repr(s.value), s.unresolved is not None) for s in endpoint.settings)
-    return (endpoint.kind, endpoint.compute, endpoint.resource_class, settings)
 
 
 def _function_names(functions: list[tuple[Endpoint, EndpointFunction]]) -> Iterator[Diagnostic]:

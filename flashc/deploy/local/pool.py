@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+import httpx
+
 from .jobs import Job, JobStatus, JobStore, error_string
 from .spec import EndpointSpec
 
@@ -750,7 +752,7 @@ class QueueWorker(_ProcessWorker):
         self._watch(process, process.stdout)
         exited = asyncio.ensure_future(self._exited.wait())
         try:
-            done, _ = await asyncio.wait({self._ready, exited}, timeout=self.spec.startup_timeout, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({self._ready, exited}, timeout=self.spec.startup_timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             exited.cancel()
         if self._ready.done():
@@ -828,7 +830,7 @@ class HttpWorker(_ProcessWorker):
                 response = await self.factory.http.get(self.base_url + "/ping", timeout=2.0)
                 if response.status_code == 200:
                     return
-            except Exception:  # noqa: BLE001 -- not listening yet
+            except httpx.HTTPError:  # not listening yet
                 pass
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.5)
@@ -860,12 +862,13 @@ async def _lines(stream: asyncio.StreamReader) -> Any:
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    """Signal the process group ``pid`` leads (each worker runs in its own session)."""
-    try:
+    """Signal the process group ``pid`` leads (each worker runs in its own session).
+
+    Never the bare pid: after the worker is reaped its pid may belong to another process,
+    while a group id stays taken as long as any member of the group lives.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
 
 
 def _free_port() -> int:

@@ -206,7 +206,7 @@ def dump_spec(spec: Spec) -> dict[str, Any]:
 def runtime_path(spec_path: Path) -> Path:
     """Where the supervisor of ``spec_path`` says how to reach it: ``x.json`` -> ``x.runtime.json``."""
     spec_path = Path(spec_path)
-    stem = spec_path.name[: -len(".json")] if spec_path.name.endswith(".json") else spec_path.name
+    stem = spec_path.name.removesuffix(".json")
     return spec_path.with_name(f"{stem}.runtime.json")
 
 

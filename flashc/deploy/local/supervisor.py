@@ -16,9 +16,9 @@ output line of the endpoint's workers, prefixed with the worker's id (``[w3] ...
 
 Every worker's environment is the supervisor's own (without ``PYTHONPATH``), then
 ``FLASHC_ENDPOINT_URL_<NAME>`` for every endpoint of the spec (so the client stubs in a
-handler package call their sibling endpoints here) and ``RUNPOD_API_KEY`` set to the token
-(what those stubs send), then the endpoint's ``env`` from the spec (which wins), then
-``PYTHONUNBUFFERED=1`` and ``FLASHC_WORKER_ID``.
+handler package call their sibling endpoints here) and ``FLASHC_API_KEY`` set to the token
+(what those stubs send; a ``RUNPOD_API_KEY`` is left as it is), then the endpoint's ``env``
+from the spec (which wins), then ``PYTHONUNBUFFERED=1`` and ``FLASHC_WORKER_ID``.
 """
 
 from __future__ import annotations
@@ -39,13 +39,21 @@ from typing import Any, TextIO
 
 import httpx
 import uvicorn
-
 from flashc_runtime.client import url_variable
 
 from .api import SupervisorApp
 from .jobs import JobStore
 from .pool import Pool, ProcessWorkers, WorkerFactory
-from .spec import SCHEMA_VERSION, EndpointSpec, Spec, SpecError, load_spec, read_runtime, runtime_path, write_json_atomically
+from .spec import (
+    SCHEMA_VERSION,
+    EndpointSpec,
+    Spec,
+    SpecError,
+    load_spec,
+    read_runtime,
+    runtime_path,
+    write_json_atomically,
+)
 
 __all__ = ["Supervisor", "main"]
 
@@ -158,7 +166,7 @@ class Supervisor:
                 pool.reconcile()
 
     def _runtime(self) -> dict[str, Any]:
-        host, port = self.url.rsplit(":", 1)
+        port = self.url.rsplit(":", 1)[1]
         return {
             "schema_version": SCHEMA_VERSION,
             "pid": self.pid,
@@ -182,7 +190,7 @@ class Supervisor:
         for endpoint in self.spec.endpoints:
             prefix = "/v2/" if endpoint.kind == "queue" else "/lb/"
             env[url_variable(endpoint.name)] = f"{self.url}{prefix}{endpoint.name}"
-        env["RUNPOD_API_KEY"] = self.spec.token
+        env["FLASHC_API_KEY"] = self.spec.token  # what the runtime client sends (before RUNPOD_API_KEY)
         return env
 
     def _make_factory(self) -> WorkerFactory:
@@ -217,13 +225,14 @@ class Supervisor:
         new_names = {e.name for e in new.endpoints}
         changes: dict[str, list[str]] = {"added": [], "removed": [], "replaced": [], "updated": [], "unchanged": [], "ignored": ignored}
         self.spec = Spec(token=self.spec.token, log_dir=self.spec.log_dir, endpoints=new.endpoints, host=self.spec.host, port=self.spec.port)
-        urls_changed = {(e.name, e.kind) for e in new.endpoints} != {(p.name, p.spec.kind) for p in self.pools.values()}
         for name in sorted(old_names - new_names):
             pool = self.pools.pop(name)
             self.log.info("endpoint %s removed", name)
             await pool.close(f"endpoint {name!r} was removed from the deployment")
             changes["removed"].append(name)
         factory = self._make_factory()
+        for pool in self.pools.values():  # workers started from now on see every endpoint's URL
+            pool.factory = factory
         for endpoint in new.endpoints:
             pool = self.pools.get(endpoint.name)
             if pool is None:
@@ -234,7 +243,6 @@ class Supervisor:
                 self._add(endpoint)
                 changes["replaced"].append(endpoint.name)
             elif pool.spec.process_key != endpoint.process_key:
-                pool.factory = factory
                 self.log.info("endpoint %s changed (digest %s -> %s): replacing its workers", endpoint.name, pool.spec.digest or "-", endpoint.digest or "-")
                 pool.replace(endpoint)
                 changes["replaced"].append(endpoint.name)
@@ -243,8 +251,6 @@ class Supervisor:
                 changes["updated"].append(endpoint.name)
             else:
                 changes["unchanged"].append(endpoint.name)
-        if urls_changed:
-            self.log.info("the set of endpoints changed; workers started from now on see every endpoint's URL")
         if ignored:
             self.log.warning("reload ignores changes of %s (restart the supervisor for them)", ", ".join(ignored))
         return changes

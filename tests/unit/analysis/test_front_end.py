@@ -189,3 +189,18 @@ def test_remote_without_resource_config(make_project) -> None:
     (endpoint,) = api.inspect_project(root).endpoints
     assert endpoint.name is None
     assert [(d.code, d.span.start.line, d.span.start.column) for d in endpoint.problems] == [("FC323", 3, 1)]
+
+
+def test_identical_declarations_in_one_file_are_one_endpoint(make_project) -> None:
+    declaration = '@Endpoint(name="jobs", cpu="cpu3c-1-2")\n'
+    root = make_project(
+        {
+            "app.py": "from flashc import Endpoint\n\n"
+            + declaration + "async def one(x):\n    return x\n\n"
+            + declaration + "async def two(x):\n    return x\n\n"
+            + '@Endpoint(name="jobs", cpu="cpu5c-2-4")\nasync def three(x):\n    return x\n'
+        }
+    )
+    model = api.inspect_project(root)
+    assert [(e.name, [f.name for f in e.functions]) for e in model.endpoints] == [("jobs", ["one", "two"]), ("jobs", ["three"])]
+    assert [(d.code, d.span.start.line) for d in api.check([root], use_cache=False).diagnostics] == [("FC310", 11)]

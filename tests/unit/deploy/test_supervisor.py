@@ -249,7 +249,7 @@ def start(spec_path: Path) -> Running:
             [sys.executable, "-m", "flashc.deploy.local.supervisor", "--spec", str(spec_path)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=clean_env(),
+            env=clean_env(PYTHONPATH=str(Path(spec_path).parent / "not-for-workers")),
         )
     try:
         return Running(spec_path, process, output)
@@ -290,6 +290,7 @@ def supervisor(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             "caller": {},
             "broken": {"package": "broken", "digest": "x"},
             "web": {"workers_min": 1, "workers_max": 2},
+            "web-broken": {"package": "web", "python": str(where / "no-such-python")},
         },
     )
     running = start(spec)
@@ -458,6 +459,14 @@ def test_load_balanced_routes_are_proxied(supervisor: Running) -> None:
     assert client.get("/lb/missing/x").status_code == 404
 
 
+def test_a_load_balanced_endpoint_without_a_worker_answers_503(supervisor: Running) -> None:
+    started = time.monotonic()
+    response = supervisor.client.get("/lb/web-broken/ping")
+    assert response.status_code == 503
+    assert "could start" in response.json()["error"] and "no-such-python" in response.json()["error"]
+    assert time.monotonic() - started < 10  # a failed start answers at once, without the full wait
+
+
 # --- reload and shutdown -------------------------------------------------------------------------
 
 
@@ -470,7 +479,7 @@ def test_reload_replaces_only_what_changed_and_sigterm_stops_everything(built: P
     spec = write_spec(tmp_path / "local.json", built, tmp_path / "logs", {k: dict(v) for k, v in endpoints.items()})
     running = start(spec)
     try:
-        ready = lambda name: running.workers(name)  # noqa: E731
+        ready = running.workers
         pids = {name: wait_for(lambda n=name: ready(n), 15, f"{name} to start")[0]["pid"] for name in endpoints}
         changed = {k: dict(v) for k, v in endpoints.items() if k != "web"}
         changed["model"]["digest"] = "changed"
@@ -517,7 +526,7 @@ def test_admin_shutdown(built: Path, tmp_path: Path) -> None:
 def test_a_bad_spec_exits_1(tmp_path: Path) -> None:
     spec = tmp_path / "local.json"
     spec.write_text(json.dumps({"schema_version": 1, "token": "", "log_dir": "logs", "endpoints": []}))
-    result = subprocess.run([sys.executable, "-m", "flashc.deploy.local.supervisor", "--spec", str(spec)], capture_output=True, text=True, timeout=30, env=clean_env())
+    result = subprocess.run([sys.executable, "-m", "flashc.deploy.local.supervisor", "--spec", str(spec)], check=False, capture_output=True, text=True, timeout=30, env=clean_env())
     assert result.returncode == 1 and "token" in result.stderr
 
 
@@ -532,7 +541,8 @@ def test_the_worker_environment(supervisor: Running) -> None:
     assert setting("PYTHONUNBUFFERED") == "1"
     assert setting("FLASHC_ENDPOINT_URL_JOBS") == supervisor.url + "/v2/jobs"
     assert setting("FLASHC_ENDPOINT_URL_WEB") == supervisor.url + "/lb/web"
-    assert setting("RUNPOD_API_KEY") == TOKEN
+    assert setting("FLASHC_API_KEY") == TOKEN
+    assert setting("PYTHONPATH") is None
     assert (setting("FLASHC_WORKER_ID") or "").startswith("w")
 
 
@@ -560,7 +570,7 @@ def test_a_handler_that_cannot_be_imported_fails_its_jobs(supervisor: Running) -
 def test_a_second_supervisor_of_the_same_spec_is_refused(supervisor: Running) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "flashc.deploy.local.supervisor", "--spec", str(supervisor.spec_path)],
-        capture_output=True, text=True, timeout=30, env=clean_env(),
+        check=False, capture_output=True, text=True, timeout=30, env=clean_env(),
     )
     assert result.returncode == 1 and "another supervisor" in result.stderr
     assert runtime_path(supervisor.spec_path).exists()
