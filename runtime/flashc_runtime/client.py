@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import serialization, transport
+from . import deployments
 from .sdk.exceptions import (
     AuthenticationError,
     EndpointHTTPError,
@@ -178,12 +179,15 @@ def pickle_variable(endpoint: str) -> str:
 
 
 def endpoint_url(endpoint: str, url: str | None = None) -> str:
-    """``url``, else ``endpoint``'s base URL from the environment (no trailing slash).
+    """``url``, else ``endpoint``'s base URL from the environment, else from the local
+    deployment of the working directory (:mod:`.deployments`); no trailing slash.
 
     Raises :class:`EndpointNotDeployedError` when neither is known.
     """
     variable = url_variable(endpoint)
     base = (url if url is not None else os.environ.get(variable, "")).strip()
+    if not base and url is None:
+        base = deployments.endpoint_url(endpoint) or ""  # after `flashc deploy`, from the project
     if not base:
         raise EndpointNotDeployedError(endpoint, variable)
     return base.rstrip("/")

@@ -33,7 +33,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
+from . import __version__, deployments
 from .sdk.exceptions import EndpointUnavailableError, RemoteTimeoutError
 
 if TYPE_CHECKING:
@@ -89,6 +89,9 @@ def api_key() -> tuple[str | None, str | None]:
         value = os.environ.get(variable, "").strip()
         if value:
             return value, variable
+    local = deployments.token()
+    if local is not None:
+        return local, f"the token of {deployments.state_file()}"
     return None, None
 
 

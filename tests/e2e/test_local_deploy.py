@@ -23,6 +23,12 @@ pytestmark = pytest.mark.network
 EXAMPLES = ("quickstart", "cpu_worker", "mixed_pipeline", "lb_api", "class_endpoint", "with_dependencies")
 FLASHC = [sys.executable, "-m", "flashc"]
 
+# A real call over plain HTTP per example where its answer is easy to state.
+HTTP_CALLS = {
+    "quickstart": ("quickstart-cpu", "POST", "/runsync", {"input": {"text": "a b a"}}, {"words": 3, "unique": 2}),
+    "lb_api": ("lb-api-shop", "GET", "/items/2", None, {"found": True, "item": {"id": 2, "name": "fountain pen", "price_cents": 2400, "stock": 3}}),
+}
+
 
 @pytest.fixture(scope="session")
 def caches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
@@ -69,6 +75,10 @@ def test_example_deploys_answers_and_undeploys(project: Path, caches: dict[str, 
         ran = flashc("run", "main.py", "--env", "e2e", cwd=project, env=caches, timeout=300)
         assert ran.returncode == 0, ran.stdout + ran.stderr
         assert ran.stdout == text_snapshot
+        # Un-compiled code finds the deployment of its project too: plain `python main.py`.
+        variables = {k: v for k, v in os.environ.items() if not k.startswith(("RUNPOD_", "FLASHC_"))}
+        plain = subprocess.run([sys.executable, "main.py"], cwd=project, env={**variables, "FLASHC_ENV": "e2e"}, capture_output=True, text=True, timeout=300)
+        assert (plain.returncode, plain.stdout) == (0, ran.stdout), plain.stderr
 
         # The same endpoints over plain HTTP: the token is required.
         name, endpoint = sorted(state["endpoints"].items())[0]
@@ -76,6 +86,11 @@ def test_example_deploys_answers_and_undeploys(project: Path, caches: dict[str, 
         assert httpx.get(probe, timeout=30).status_code == 401
         answer = httpx.get(probe, headers={"Authorization": f"Bearer {state['token']}"}, timeout=60)
         assert answer.status_code == 200, (name, answer.text)
+        if project.name in HTTP_CALLS:
+            endpoint_name, method, path, body, expected = HTTP_CALLS[project.name]
+            url = state["endpoints"][endpoint_name]["url"] + path
+            reply = httpx.request(method, url, json=body, headers={"Authorization": f"Bearer {state['token']}"}, timeout=120).json()
+            assert (reply["output"] if "output" in reply else reply) == expected
     finally:
         undeployed = flashc("undeploy", "--env", "e2e", cwd=project, env=caches)
     assert undeployed.returncode == 0 and "Undeployed e2e." in undeployed.stdout

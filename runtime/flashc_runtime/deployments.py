@@ -1,0 +1,58 @@
+"""Finding a local deployment from the working directory, so `python main.py` just works.
+
+After ``flashc deploy``, the project holds ``.flash/deployments/<env>.json`` with every
+endpoint's URL and the deployment's token. When no ``FLASHC_ENDPOINT_URL_<NAME>`` /
+``FLASHC_API_KEY`` is set, the client looks there: in the working directory or the
+nearest parent that has one, for the environment ``FLASHC_ENV`` (default ``default``).
+Standard library only: the runtime is vendored into every artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+ENV_VARIABLE = "FLASHC_ENV"
+DEFAULT_ENV = "default"
+
+_cache: dict[Path, tuple[float, dict[str, Any]]] = {}
+
+
+def state_file(start: Path | None = None) -> Path | None:
+    """The nearest ``.flash/deployments/<env>.json`` from ``start`` (default: the working directory) up."""
+    env = os.environ.get(ENV_VARIABLE, "").strip() or DEFAULT_ENV
+    directory = (start or Path.cwd()).resolve()
+    for candidate in (directory, *directory.parents):
+        path = candidate / ".flash" / "deployments" / f"{env}.json"
+        if path.is_file():
+            return path
+    return None
+
+
+def current() -> dict[str, Any] | None:
+    """The deployment recorded for this directory, or None (re-read when the file changes)."""
+    path = state_file()
+    if path is None:
+        return None
+    try:
+        mtime = path.stat().st_mtime
+        cached = _cache.get(path)
+        if cached is None or cached[0] != mtime:
+            _cache[path] = (mtime, json.loads(path.read_text(encoding="utf-8")))
+        return _cache[path][1]
+    except (OSError, ValueError):
+        return None
+
+
+def endpoint_url(endpoint: str) -> str | None:
+    deployment = current()
+    entry = (deployment or {}).get("endpoints", {}).get(endpoint)
+    url = entry.get("url") if isinstance(entry, dict) else None
+    return url if isinstance(url, str) and url else None
+
+
+def token() -> str | None:
+    value = (current() or {}).get("token")
+    return value if isinstance(value, str) and value else None
