@@ -162,6 +162,9 @@ class ModuleScope:
     parsed: ParsedModule
     bindings: Mapping[str, list[Binding]]
     star_imports: tuple[str, ...] = ()
+    facts: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+    """Derived from this module's tree alone (indexes the rules build), kept with the parse so
+    re-checks reuse them for every unchanged module."""
 
 
 class Evaluator:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -58,12 +59,34 @@ class ModuleScopes(Mapping[str, ModuleScope]):
         return len(self._sources)
 
     def _parse(self, source: SourceFile) -> ModuleScope | None:
-        parsed = parse_module(source)
-        if isinstance(parsed, Diagnostic):
-            self.diagnostics.append(parsed)
+        key = (source.path, source.module, source.is_package, source.text)
+        cached = _PARSED.get(key)
+        if cached is not None:
+            _PARSED.move_to_end(key)
+        else:
+            cached = _parse_scope(source)
+            _PARSED[key] = cached
+            if len(_PARSED) > _PARSED_LIMIT:
+                _PARSED.popitem(last=False)
+        if isinstance(cached, Diagnostic):
+            self.diagnostics.append(cached)
             return None
-        collector = collect_bindings(parsed.tree, source.module, source.is_package)
-        return ModuleScope(parsed, collector.bindings, tuple(collector.star_imports))
+        return cached
+
+
+_PARSED_LIMIT = 4096
+_PARSED: OrderedDict[tuple[str, str, bool, str], ModuleScope | Diagnostic] = OrderedDict()
+"""Parsed modules by content, shared by the analyses of one process (the editor server
+re-checks after every keystroke: only the edited file is parsed again). A module's parse
+and bindings depend on its own text alone, and nothing mutates them, so sharing is safe."""
+
+
+def _parse_scope(source: SourceFile) -> ModuleScope | Diagnostic:
+    parsed = parse_module(source)
+    if isinstance(parsed, Diagnostic):
+        return parsed
+    collector = collect_bindings(parsed.tree, source.module, source.is_package)
+    return ModuleScope(parsed, collector.bindings, tuple(collector.star_imports))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
 
@@ -26,7 +26,6 @@ class RuleContext:
     shard: tuple[int, int] = (0, 1)
     """``(index, count)``: this run reports for one of ``count`` disjoint parts of the project
     (the engine runs parts in parallel processes); ``(0, 1)`` is all of it."""
-    _facts: dict[tuple[str, str], object] = field(default_factory=dict, repr=False)
 
     def owns(self, key: str) -> bool:
         """Whether this shard reports for ``key`` (a module name or path): a stable split."""
@@ -62,13 +61,13 @@ class RuleContext:
                 yield endpoint, function
 
     def module_facts(self, module: str, kind: str, compute: Callable[[ast.Module], T]) -> T:
-        """``compute(tree)`` for ``module``, computed once per module and kind (shared by all rules)."""
-        key = (module, kind)
-        if key not in self._facts:
-            scope = self.scope(module)
-            assert scope is not None, module
-            self._facts[key] = compute(scope.parsed.tree)
-        return self._facts[key]  # type: ignore[return-value]
+        """``compute(tree)`` for ``module``, once per module content and kind (shared by all rules,
+        and by later checks while the module is unchanged: see ``ModuleScope.facts``)."""
+        scope = self.scope(module)
+        assert scope is not None, module
+        if kind not in scope.facts:
+            scope.facts[kind] = compute(scope.parsed.tree)
+        return scope.facts[kind]  # type: ignore[return-value]
 
     def scope(self, module: str) -> ModuleScope | None:
         """The parsed module (None when it does not parse or is not in the project)."""

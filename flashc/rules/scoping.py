@@ -315,10 +315,17 @@ class _EndpointBody:
         self.function = function
         self.node = node
         sdk_spans = set(function.sdk_decorator_spans)
-        skip = [d for d in node.decorator_list if self.parsed.span(d) in sdk_spans]
-        enclosing = context.module_facts(function.module, "enclosing", enclosing_definitions).get(id(node), ())
-        future = context.module_facts(function.module, "future-annotations", _future_annotations)
-        self.uses = analyse_body(node, enclosing, skip, not future)
+
+        def body_uses(tree: ast.Module):  # type: ignore[no-untyped-def]
+            # A pure function of the module's tree: kept with it, so a re-check of another
+            # file does not walk this body again.
+            skip = [d for d in node.decorator_list if self.parsed.span(d) in sdk_spans]
+            enclosing = context.module_facts(function.module, "enclosing", enclosing_definitions).get(id(node), ())
+            future = context.module_facts(function.module, "future-annotations", _future_annotations)
+            return analyse_body(node, enclosing, skip, not future)
+
+        key = f"body-uses:{function.span.start.line}:{function.span.start.column}:{sorted(sdk_spans)}"
+        self.uses = context.module_facts(function.module, key, body_uses)
 
     def diagnostics(self) -> Iterator[Diagnostic]:
         guarded = self._guarded_globals()
