@@ -37,10 +37,13 @@ MAX_FIX_ROUNDS = 10
 """Fixes are applied in rounds (a fix overlapping another waits for the next); this bounds them."""
 
 
-def inspect_project(path: Path) -> ProjectModel:
-    """Discover the project containing ``path`` and model it statically."""
+def inspect_project(path: Path, overrides: Mapping[str, str] | None = None) -> ProjectModel:
+    """Discover the project containing ``path`` and model it statically.
+
+    ``overrides`` replaces file contents (project-relative path -> text), e.g. unsaved buffers.
+    """
     root = find_project_root(path)
-    return analyse(root, load_config(root)).model
+    return analyse(root, load_config(root), overrides).model
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -116,6 +117,7 @@ def check(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print the findings only, without the summary."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the cache."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Where to keep the cache [default: .flashc_cache in the project]."),
+    watch: bool = typer.Option(False, "--watch", help="Check again whenever a file of the project changes, printing what changed; Ctrl-C stops."),
 ) -> None:
     """Check endpoints statically and report problems."""
     options = api.CheckOptions(
@@ -127,6 +129,16 @@ def check(
         cache_dir=cache_dir,
     )
     targets = list(paths or [Path(".")])
+    if watch:
+        if fix or diff or statistics or format not in (CheckFormat.text, CheckFormat.concise):
+            typer.echo("flashc: error: --watch prints findings as text or concise; it does not combine with --fix, --diff, --statistics or another --format", err=True)
+            raise typer.Exit(2)
+        for target in targets:
+            if not target.exists():
+                typer.echo(f"flashc: error: {target.resolve()}: no such file or directory", err=True)
+                raise typer.Exit(2)
+        _watch(targets, options, format, unsafe_fixes=unsafe_fixes, quiet=quiet)
+        raise typer.Exit(0)
     if diff or fix:
         fixed = _run(lambda: api.fix(targets, options, unsafe=unsafe_fixes))
         if diff:
@@ -162,6 +174,58 @@ def _report(result: api.CheckResult, format: CheckFormat, *, unsafe_fixes: bool,
             typer.echo(output, nl=format is CheckFormat.text and not quiet)
         if not quiet:
             typer.echo(diagnostics_render.summary(diagnostics, unsafe_fixes=unsafe_fixes))
+
+
+def _watch(
+    targets: list[Path],
+    options: api.CheckOptions,
+    format: CheckFormat,
+    *,
+    unsafe_fixes: bool,
+    quiet: bool,
+    sleep: Callable[[float], None] = time.sleep,
+    stop: Callable[[], bool] = lambda: False,
+) -> None:
+    """``check --watch``: the first check in full, then after each change only the findings that
+    appeared, a ``fixed:`` line per finding that disappeared, and the summary. Ctrl-C ends it."""
+    from . import watch
+
+    previous: list[api.CheckResult] = []
+
+    def run(round: watch.Round) -> None:
+        if round.changed:
+            shown = [os.path.relpath(path) for path in round.changed[:3]]
+            more = f" and {len(round.changed) - 3} more" if len(round.changed) > 3 else ""
+            typer.echo(f"[watch] {', '.join(shown)}{more} changed: checking again", err=True)
+        try:
+            result = api.check(targets, options)
+        except FlashcError as error:
+            typer.echo(f"flashc: error: {error}", err=True)
+            return
+        except Exception as error:  # a bug in flashc: say so, keep watching
+            if _debug:
+                raise
+            typer.echo(f"flashc: internal error: {type(error).__name__}: {error} (run with --debug for the traceback, and please report it)", err=True)
+            return
+        before = previous[-1] if previous else None
+        new, gone = watch.compare(before.diagnostics if before else (), result.diagnostics, before.texts if before else {}, result.texts)
+        if new:
+            if format is CheckFormat.concise:
+                typer.echo(diagnostics_render.render_concise(new, unsafe_fixes=unsafe_fixes), nl=False)
+            else:
+                typer.echo(diagnostics_render.render_text(new, _line_reader(result), unsafe_fixes=unsafe_fixes))
+        for diagnostic in gone:
+            typer.echo(f"fixed: {diagnostic.span}: {diagnostic.code} {diagnostic.message}")
+        if not quiet:
+            typer.echo(diagnostics_render.summary(result.diagnostics, unsafe_fixes=unsafe_fixes))
+        previous[:] = [result]
+        if round.number == 1:
+            typer.echo("[watch] watching for changes (Ctrl-C to stop)", err=True)
+
+    try:
+        watch.loop(run, lambda: watch.snapshot(targets), sleep=sleep, stop=stop)
+    except KeyboardInterrupt:
+        typer.echo("[watch] stopped", err=True)
 
 
 def _line_reader(result: api.CheckResult):  # type: ignore[no-untyped-def]
@@ -445,6 +509,14 @@ def rule(
         RuleFormat.markdown: rules_render.rule_markdown,
     }[format]
     typer.echo(render_one(found), nl=False)
+
+
+@app.command()
+def lsp() -> None:
+    """Run the language server on stdin/stdout, for editors (see docs/editors.md)."""
+    from . import lsp as language_server
+
+    language_server.start()
 
 
 def _run(action):  # type: ignore[no-untyped-def]
