@@ -98,30 +98,36 @@ def check(
     overrides: Mapping[str, str] | None = None,
     use_cache: bool | None = None,
 ) -> CheckResult:
-    """Check the project containing ``paths[0]``, reporting findings under ``paths`` only.
+    """Check the projects of ``paths``, reporting findings under ``paths`` only.
 
-    The whole project is analysed because configurations and endpoints cross
-    module boundaries; the paths only filter what is reported. A directory
-    holding other projects (``examples/a``, ``examples/b``) checks each of them.
-    ``overrides`` replaces file contents (project-relative path -> text).
+    Each project is analysed whole, because configurations and endpoints cross module
+    boundaries; the paths only filter what is reported. Paths may belong to several
+    projects (a pre-commit run over a repository of examples), and a directory holding
+    other projects (``examples/a``, ``examples/b``) checks each of them. Paths in the
+    result are relative to the first path's project. ``overrides`` replaces file
+    contents (paths relative to that same project).
     """
     options = options or CheckOptions()
     if use_cache is not None:
         options = replace(options, use_cache=use_cache)
     targets = [p.resolve() for p in paths] or [Path.cwd().resolve()]
     root = find_project_root(targets[0])
-    config = load_config(root)
-    found, texts = _check_project(root, config, options, overrides)
+    roots = [root]
     for target in targets:
-        if target.is_dir():
-            for nested in find_nested_projects(target):
-                prefix = nested.relative_to(root).as_posix() + "/"
-                nested_overrides = {p[len(prefix) :]: t for p, t in (overrides or {}).items() if p.startswith(prefix)}
-                nested_found, nested_texts = _check_project(nested, load_config(nested), options, nested_overrides)
-                found.extend(_rebased(d, prefix) for d in nested_found)
-                texts.update({prefix + path: text for path, text in nested_texts.items()})
-    wanted = [t.relative_to(root).as_posix() if t != root else "" for t in targets if t.is_relative_to(root)]
+        for other in (find_project_root(target), *(find_nested_projects(target) if target.is_dir() else ())):
+            if other not in roots:
+                roots.append(other)
+    found: list[Diagnostic] = []
+    texts: dict[str, str] = {}
+    for project in roots:
+        prefix = "" if project == root else Path(os.path.relpath(project, root)).as_posix() + "/"
+        project_overrides = {p[len(prefix) :]: t for p, t in (overrides or {}).items() if p.startswith(prefix)}
+        project_found, project_texts = _check_project(project, load_config(project), options, project_overrides or None)
+        found.extend(_rebased(d, prefix) if prefix else d for d in project_found)
+        texts.update({prefix + path: text for path, text in project_texts.items()})
+    wanted = ["" if t == root else Path(os.path.relpath(t, root)).as_posix() for t in targets]
     selected = [d for d in found if _under(d.span.path, wanted)]
+    config = load_config(root)
     fail_on = config.fail_on if options.fail_on == "config" else options.fail_on
     return CheckResult(root, tuple(sorted(set(selected), key=Diagnostic.sort_key)), texts, fail_on)  # type: ignore[arg-type]
 

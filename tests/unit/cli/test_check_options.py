@@ -108,3 +108,11 @@ def test_an_internal_error_is_a_message_and_exit_2(run, monkeypatch) -> None:
     assert result.exit_code == 2
     assert "flashc: internal error: RuntimeError: boom" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_paths_of_several_projects_are_each_checked_in_their_project(run) -> None:
+    result = run("check", FIXTURES / "rules" / "calls" / "client.py", FIXTURES / "rules" / "names" / "second.py", "--format", "concise", "-q")
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("client.py:18:5: FC201") for line in lines)
+    assert any(line.startswith("../names/second.py:9:2: FC310") for line in lines)
+    assert {line.split(":")[0] for line in lines} == {"client.py", "../names/second.py"}
