@@ -355,30 +355,43 @@ def _target(name: str):  # type: ignore[no-untyped-def]
 
 
 def deploy(path: Path, options: DeployOptions | None = None) -> DeployResult:
-    """Build (unless told not to), then bring the environment in line with the build."""
+    """Build (unless told not to), then bring the environment in line with the build.
+
+    The environment's lock is held throughout (the build too): a second deploy or undeploy
+    of it waits for this one (see :func:`flashc.deploy.state.locked`).
+    """
+    from .deploy import state as states
+
     options = options or DeployOptions()
     target = _target(options.target)
     root = find_project_root(path.resolve())
-    built = None
-    if options.build:
-        # A dry run builds too: the plan compares what the sources compile to now.
-        built = build(root, replace(options.build_options, progress=options.progress))
-        if built.failed:
-            return DeployResult(plan=None, build=built)
-    if options.dry_run:
-        return DeployResult(plan=target.plan(root, options.env))
-    plan, recorded = target.apply(
-        root, options.env, target.LocalOptions(host=options.host, port=options.port, isolate=options.isolate, progress=options.progress)
-    )
+    with states.locked(root, options.env, progress=options.progress):
+        built = None
+        if options.build:
+            # A dry run builds too: the plan compares what the sources compile to now.
+            built = build(root, replace(options.build_options, progress=options.progress))
+            if built.failed:
+                return DeployResult(plan=None, build=built)
+        if options.dry_run:
+            return DeployResult(plan=target.plan(root, options.env))
+        plan, recorded = target.apply(
+            root, options.env, target.LocalOptions(host=options.host, port=options.port, isolate=options.isolate, progress=options.progress)
+        )
     return DeployResult(plan=plan, state=recorded, build=built)
 
 
 def undeploy(path: Path, env: str = "default", *, all_envs: bool = False) -> list[str]:
-    """Stop what deployments started and forget them; returns the environments removed."""
+    """Stop what deployments started and forget them; returns the environments removed.
+
+    Works when a recorded state is unreadable, and stops the supervisor of a deploy that was
+    interrupted before it recorded one.
+    """
+    from . import package
     from .deploy import state as states
     from .deploy.local import target
 
     root = find_project_root(path.resolve())
+    package.recover_output(root)  # a build killed mid-swap may hold the deployments
     envs = states.environments(root) if all_envs else [env]
     return [name for name in envs if target.destroy(root, name)]
 

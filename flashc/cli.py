@@ -520,23 +520,43 @@ def lsp() -> None:
 
 
 def _run(action):  # type: ignore[no-untyped-def]
-    """Run an api call, turning flashc's own failures into a message and exit code 2."""
+    """Run an api call, turning flashc's own failures into a message and exit code 2.
+
+    Messages and ``--debug`` tracebacks are redacted: deployment tokens, secret-looking
+    environment variables and bearer tokens never reach the terminal.
+    """
     try:
         return action()
     except FlashcError as error:
         if _debug:
-            raise
-        typer.echo(f"flashc: error: {error}", err=True)
+            _print_traceback()
+            raise typer.Exit(2) from None
+        typer.echo(_redact(f"flashc: error: {error}"), err=True)
         raise typer.Exit(2) from None
     except Exception as error:  # a bug in flashc: say so plainly, keep the traceback for --debug
         if _debug:
-            raise
+            _print_traceback()
+            raise typer.Exit(2) from None
         typer.echo(
-            f"flashc: internal error: {type(error).__name__}: {error} "
-            "(run with --debug for the traceback, and please report it)",
+            _redact(
+                f"flashc: internal error: {type(error).__name__}: {error} "
+                "(run with --debug for the traceback, and please report it)"
+            ),
             err=True,
         )
         raise typer.Exit(2) from None
+
+
+def _redact(text: str) -> str:
+    from .deploy.redaction import redact
+
+    return redact(text)
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    typer.echo(_redact(traceback.format_exc()).rstrip("\n"), err=True)
 
 
 def main() -> None:

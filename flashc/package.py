@@ -12,10 +12,17 @@
 * **All or nothing.** Everything is written into ``.flash.tmp-<pid>-<random>`` beside
   ``.flash/`` and swapped in by two renames only when complete; a failure or an interrupt
   before that leaves the previous ``.flash/`` as it was. ``.flash/deployments/`` (deploy
-  state) is carried over unchanged. What a killed build leaves behind is cleaned up (or,
-  if it was killed between the two renames, the previous output is put back) by the next.
+  state, and the workspaces running supervisors use) is moved, not copied, into the new
+  output right after the swap, so running supervisors keep their files, logs and locks.
+  What a killed build leaves behind is cleaned up (or, if it was killed between the two
+  renames, the previous output is put back; if after them, its deployments are moved
+  over) by the next build or deploy (:func:`recover_output`).
 * **Nothing secret ships.** A ``.env`` / ``.env.*`` file or anything under ``.git/`` is
   refused, wherever it comes from.
+
+:func:`extract_artifact` is the other direction, for targets that unpack an artifact: it
+refuses anything that would write outside the destination (absolute paths, ``..``, links
+leading out, writes through links), device files and FIFOs, and oversized totals.
 """
 
 from __future__ import annotations
@@ -24,12 +31,14 @@ import gzip
 import hashlib
 import json
 import os
+import posixpath
 import re
 import secrets
 import shutil
 import stat
 import tarfile
 import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +46,7 @@ from types import MappingProxyType
 
 from .emit.tree import BuildFile, BuildTree, build_epoch
 from .errors import BuildError
+from .testhooks import pause_point
 
 OUTPUT = ".flash"
 ARTIFACT = "artifact.tar.gz"
@@ -121,7 +131,7 @@ def write_output(
             raise BuildError(_too_large(size, size_limit_mb, members, installed))
         info = _build_info(digest, size, members, len(tree.local), epoch if _epoch_given(source_date_epoch) else None)
         (staging / BUILD_INFO).write_text(info, encoding="utf-8")
-        _carry_deployments(root / OUTPUT, staging)
+        pause_point("before-swap")
         _swap(root, staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -325,26 +335,51 @@ def _too_large(size: int, limit_mb: int, members: list[_Member], installed: Mapp
 # --- the swap ------------------------------------------------------------------------------------
 
 
-def _carry_deployments(output: Path, staging: Path) -> None:
-    source = output / DEPLOYMENTS
-    if source.is_dir() and not source.is_symlink():
-        shutil.copytree(source, staging / DEPLOYMENTS, symlinks=True)
+def _move_deployments(previous: Path, output: Path) -> None:
+    """Move ``previous/deployments`` (or what of it ``output`` lacks) into ``output``.
+
+    Moved, not copied: a running supervisor keeps its open logs and working directory, and a
+    deploy holding an environment's lock keeps it. Another process may have moved them
+    already (recovering a build it thought dead): nothing to do then.
+    """
+    source = previous / DEPLOYMENTS
+    if source.is_symlink() or not source.is_dir() or output.is_symlink() or not output.is_dir():
+        return
+    target = output / DEPLOYMENTS
+    try:
+        os.rename(source, target)
+        return
+    except FileNotFoundError:
+        return
+    except OSError:
+        if not target.is_dir() or target.is_symlink():
+            raise
+    for entry in sorted(source.iterdir()):  # both exist: keep what output has, add the rest
+        destination = target / entry.name
+        if not (destination.exists() or destination.is_symlink()):
+            try:
+                os.rename(entry, destination)
+            except FileNotFoundError:
+                pass
 
 
 def _swap(root: Path, staging: Path) -> None:
-    """Put ``staging`` in place of ``root/.flash`` by renames, then remove the previous output."""
+    """Put ``staging`` in place of ``root/.flash`` by renames, move the deployments over, then
+    remove the previous output."""
     output = root / OUTPUT
     previous = None
     if output.exists() or output.is_symlink():
         previous = root / f"{OUTPUT}.old-{os.getpid()}-{secrets.token_hex(6)}"
         os.rename(output, previous)
     try:
+        pause_point("mid-swap")
         os.rename(staging, output)
     except BaseException:
         if previous is not None:
             os.rename(previous, output)
         raise
     if previous is not None:
+        _move_deployments(previous, output)
         _remove(previous)
 
 
@@ -372,12 +407,27 @@ def _alive(pid: int | None, path: Path) -> bool:
     return True
 
 
+def recover_output(root: Path) -> None:
+    """Repair what killed builds left in ``root``: restore ``.flash/`` if one died between its
+    renames, move deployments stranded in a previous output back, remove dead builds' leftovers.
+
+    Builds do this first; deploy targets do it before they read the build.
+    """
+    if Path(root).is_dir():
+        _clean_leftovers(Path(root))
+
+
 def _clean_leftovers(root: Path) -> None:
     """Remove what killed builds left; if one died between its renames, restore its old output."""
     stale: list[Path] = []
+    previous_outputs: list[Path] = []
     for path in root.iterdir():
         match = _LEFTOVER.match(path.name)
-        if match and not _alive(int(match[2]) if match[2] else None, path):
+        if not match:
+            continue
+        if match[1] == "old":
+            previous_outputs.append(path)
+        if not _alive(int(match[2]) if match[2] else None, path):
             stale.append(path)
     output = root / OUTPUT
     if not (output.exists() or output.is_symlink()):
@@ -386,5 +436,165 @@ def _clean_leftovers(root: Path) -> None:
             newest = max(previous, key=lambda path: path.lstat().st_mtime)
             os.rename(newest, output)
             stale.remove(newest)
+            previous_outputs.remove(newest)
+    # A build killed after its renames left the deployments in its previous output; a live
+    # build may be about to move them itself (it tolerates finding them moved).
+    for path in sorted(previous_outputs, key=lambda path: path.lstat().st_mtime, reverse=True):
+        if not path.is_symlink() and path.is_dir():
+            _move_deployments(path, output)
     for path in stale:
         _remove(path)
+
+
+# --- unpacking -----------------------------------------------------------------------------------
+
+EXTRACT_LIMIT = 8 * 1024 * MB
+"""The most bytes (uncompressed, regular files) :func:`extract_artifact` writes by default."""
+EXTRACT_MEMBERS = 200_000
+"""The most entries it reads by default."""
+_CHUNK = 1024 * 1024
+
+
+class UnsafeArchiveError(BuildError):
+    """An archive holds an entry that would escape its destination, a special file, or too much."""
+
+
+def extract_artifact(
+    archive: Path,
+    destination: Path,
+    *,
+    max_bytes: int = EXTRACT_LIMIT,
+    max_members: int = EXTRACT_MEMBERS,
+) -> int:
+    """Unpack the (gzip) tar ``archive`` into ``destination`` safely; return how many files it wrote.
+
+    Refused, with an :class:`UnsafeArchiveError` naming the entry: absolute names, ``..``
+    components, backslashes, the same name twice, a symbolic link whose target is absolute
+    or leads outside, a hard link to anything but a regular file unpacked before it, an entry
+    under a link or a file, device files, FIFOs and any other special entry, regular files
+    totalling more than ``max_bytes``, more than ``max_members`` entries. Files get mode
+    0o644 (0o755 when executable in the archive), directories 0o755; owners are not set.
+
+    ``destination`` must not exist, or be an empty directory. Everything is unpacked into a
+    directory beside it, renamed into place when complete: a refused archive leaves nothing.
+    """
+    archive, destination = Path(archive), Path(destination)
+    if destination.is_symlink() or (destination.exists() and (not destination.is_dir() or any(destination.iterdir()))):
+        raise BuildError(f"cannot unpack {archive} into {destination}: it exists and is not an empty directory")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = destination.parent / f".{destination.name}.unpack-{os.getpid()}-{secrets.token_hex(6)}"
+    staging.mkdir(mode=0o700)
+    try:
+        files = _unpack(archive, staging, max_bytes, max_members)
+        staging.chmod(0o755)
+        if destination.is_dir():
+            destination.rmdir()
+        os.rename(staging, destination)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return files
+
+
+def _entry_path(archive: Path, name: str) -> str | None:
+    """``name`` as a normalised relative path (None: the archive's root), or refused."""
+    if "\x00" in name or "\\" in name:
+        raise UnsafeArchiveError(f"{archive}: entry {name!r} has a NUL or a backslash in its name")
+    if name.startswith("/"):
+        raise UnsafeArchiveError(f"{archive}: entry {name!r} has an absolute path")
+    parts = [part for part in name.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise UnsafeArchiveError(f"{archive}: entry {name!r} has a '..' component")
+    return "/".join(parts) or None
+
+
+def _unpack(archive: Path, staging: Path, max_bytes: int, max_members: int) -> int:
+    try:
+        opened = tarfile.open(archive, mode="r:*")
+    except (OSError, tarfile.TarError, EOFError) as error:
+        raise UnsafeArchiveError(f"{archive}: not a readable tar archive ({error})") from None
+    kinds: dict[str, str] = {}
+    """What each unpacked path is: ``dir``, ``file`` or ``link``."""
+    total = members = files = 0
+    try:
+        with opened:
+            for member in opened:
+                members += 1
+                if members > max_members:
+                    raise UnsafeArchiveError(f"{archive}: more than {max_members} entries")
+                path = _entry_path(archive, member.name)
+                if path is None:
+                    if not member.isdir():
+                        raise UnsafeArchiveError(f"{archive}: entry {member.name!r} is the archive's root but not a directory")
+                    continue
+                if path in kinds and not (member.isdir() and kinds[path] == "dir"):
+                    raise UnsafeArchiveError(f"{archive}: entry {member.name!r} appears twice")
+                _make_parents(archive, member.name, path, staging, kinds)
+                target = staging / path
+                if member.isdir():
+                    if path not in kinds:
+                        target.mkdir(mode=0o755)
+                        kinds[path] = "dir"
+                elif member.isfile():
+                    total += member.size
+                    if total > max_bytes:
+                        raise UnsafeArchiveError(f"{archive}: unpacks to more than {max_bytes} bytes (at {member.name!r})")
+                    _write_entry(opened, member, target)
+                    kinds[path] = "file"
+                    files += 1
+                elif member.issym():
+                    link = member.linkname
+                    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), link)) if link else ""
+                    if not link or link.startswith("/") or "\\" in link or resolved == ".." or resolved.startswith("../"):
+                        raise UnsafeArchiveError(f"{archive}: symbolic link {member.name!r} -> {link!r} leads outside the destination")
+                    os.symlink(link, target)
+                    kinds[path] = "link"
+                elif member.islnk():
+                    try:
+                        linked = _entry_path(archive, member.linkname)
+                    except UnsafeArchiveError:
+                        linked = None
+                    if linked is None or kinds.get(linked) != "file":
+                        raise UnsafeArchiveError(
+                            f"{archive}: hard link {member.name!r} -> {member.linkname!r} does not point to a file unpacked before it"
+                        )
+                    os.link(staging / linked, target, follow_symlinks=False)
+                    kinds[path] = "file"
+                    files += 1
+                else:
+                    what = "a device file" if member.ischr() or member.isblk() else "a FIFO" if member.isfifo() else "a special entry"
+                    raise UnsafeArchiveError(f"{archive}: entry {member.name!r} is {what}; only files, directories and links unpack")
+    except (tarfile.TarError, EOFError, zlib.error) as error:
+        raise UnsafeArchiveError(f"{archive}: corrupt archive ({error})") from None
+    return files
+
+
+def _make_parents(archive: Path, name: str, path: str, staging: Path, kinds: dict[str, str]) -> None:
+    """Create the directories above ``path``; refuse a path that goes through a file or a link."""
+    parts = path.split("/")
+    for depth in range(1, len(parts)):
+        parent = "/".join(parts[:depth])
+        kind = kinds.get(parent)
+        if kind is None:
+            (staging / parent).mkdir(mode=0o755)
+            kinds[parent] = "dir"
+        elif kind != "dir":
+            raise UnsafeArchiveError(f"{archive}: entry {name!r} lies under {parent!r}, which is not a directory")
+
+
+def _write_entry(opened: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
+    source = opened.extractfile(member)
+    if source is None:  # pragma: no cover -- a regular member always has a file object
+        raise UnsafeArchiveError(f"entry {member.name!r} cannot be read")
+    mode = 0o755 if member.mode & 0o111 else 0o644
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+    with source, os.fdopen(descriptor, "wb") as out:
+        remaining = member.size
+        while remaining > 0:
+            chunk = source.read(min(_CHUNK, remaining))
+            if not chunk:
+                raise UnsafeArchiveError(f"entry {member.name!r} is truncated")
+            out.write(chunk)
+            remaining -= len(chunk)
+    os.chmod(target, mode)
+    os.utime(target, (member.mtime, member.mtime))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from ..model import BodyImport, EndpointCall, Method, Parameter
 from .evaluate import ModuleScope
+from .parse import unparse
 from .symbols import BindingKind, resolve_relative
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -17,7 +18,7 @@ def parameters(node: FunctionNode, skip_self: bool = False) -> tuple[Parameter, 
     result: list[Parameter] = []
 
     def add(arg: ast.arg, kind: str, has_default: bool) -> None:
-        annotation = ast.unparse(arg.annotation) if arg.annotation is not None else None
+        annotation = unparse(arg.annotation) if arg.annotation is not None else None
         result.append(Parameter(arg.arg, kind, has_default, annotation))
 
     positional = [*args.posonlyargs, *args.args]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ..diagnostics import Diagnostic, Severity, Span
 from .codes import CONFIG_NOT_STATIC
 from .evaluate import Applied, DefinitionRef, Evaluator, Known, ModuleScope, RouteDecorator, SdkCall, SdkSymbol, Value
+from .parse import unparse
 
 DEFINITION = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _DECORATOR_NAMES = frozenset({"remote", "Endpoint"})
@@ -93,8 +94,8 @@ def _declaration(scope: ModuleScope, decorator: ast.expr, value: Value, problems
             problems.append(
                 Diagnostic(
                     CONFIG_NOT_STATIC,
-                    f"`@{ast.unparse(decorator)}` must be called with its configuration, "
-                    f"e.g. `@{ast.unparse(decorator)}(...)`",
+                    f"`@{unparse(decorator)}` must be called with its configuration, "
+                    f"e.g. `@{unparse(decorator)}(...)`",
                     span,
                 )
             )
@@ -139,7 +140,7 @@ def _looks_like_sdk_decorator(decorator: ast.expr) -> bool:
 
 
 def _short(node: ast.expr) -> str:
-    text = ast.unparse(node)
+    text = unparse(node)
     return text if len(text) <= 50 else text[:47] + "..."
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import operator
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -19,7 +20,7 @@ from enum import Enum
 from flashc_runtime.sdk import enums, tables
 
 from ..diagnostics import Span
-from .parse import ParsedModule
+from .parse import ParsedModule, unparse
 from .symbols import Binding, BindingKind
 
 # --- values --------------------------------------------------------------------------
@@ -136,10 +137,18 @@ ROUTE_ATTRIBUTES = frozenset(m.lower() for m in tables.ROUTE_METHODS)
 
 _CONSTANT_BUILTINS = {"dict", "list", "tuple", "set", "frozenset", "str", "int", "float", "bool"}
 _MAX_SEQUENCE = 10_000  # guards "x" * 10**9 and the like
+_MAX_INT_BITS = 10_000
+"""Larger integers are not evaluated (no setting needs one; Python will not print one past 4300 digits)."""
+_MAX_ELEMENTS = 100_000
+"""Elements a container value may hold, counting shared parts as often as printing it would."""
+_MAX_NESTING = 100
+"""Levels a container value may nest (printing deeper values exhausts the recursion limit)."""
+_WIDE_FORMAT = re.compile(r"\d{5,}")
+"""A width or precision of 10000 or more in a format (``f"{x:>1000000000}"``): a huge string."""
 
 
 def _describe(node: ast.AST, limit: int = 60) -> str:
-    text = ast.unparse(node)
+    text = unparse(node)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -176,6 +185,8 @@ class Evaluator:
         """Every project module and package prefix, so look-ups never parse a file."""
         self._cache: dict[tuple[str, int, str], Value] = {}
         self._in_progress: set[tuple[str, int, str]] = set()
+        self._measured: dict[int, tuple[object, int, int]] = {}
+        """``id(container)`` -> (the container, its element count, its nesting), see :meth:`_too_large`."""
 
     # -- names ------------------------------------------------------------------------
 
@@ -270,7 +281,7 @@ class Evaluator:
             return Unknown("the expression is nested too deeply to evaluate", span)
 
     def _expr_Constant(self, scope: ModuleScope, node: ast.Constant, line: int | None, span: Span) -> Value:
-        return Known(node.value, span)
+        return self._bounded(node.value, node, span)
 
     def _expr_Name(self, scope: ModuleScope, node: ast.Name, line: int | None, span: Span) -> Value:
         return self.lookup(scope, node.id, span, line)
@@ -314,6 +325,8 @@ class Evaluator:
                 if not isinstance(spec_value, Known):
                     return spec_value
                 spec = str(spec_value.value)
+                if _WIDE_FORMAT.search(spec):
+                    return Unknown(f"`{_describe(part.value)}` is formatted wider than flashc evaluates", span)
             converted = value.value
             if part.conversion == ord("r"):
                 converted = repr(converted)
@@ -346,20 +359,21 @@ class Evaluator:
 
     def _expr_List(self, scope: ModuleScope, node: ast.List, line: int | None, span: Span) -> Value:
         items = self._sequence(scope, node.elts, line)
-        return Known(items, span) if isinstance(items, list) else items
+        return self._bounded(items, node, span) if isinstance(items, list) else items
 
     def _expr_Tuple(self, scope: ModuleScope, node: ast.Tuple, line: int | None, span: Span) -> Value:
         items = self._sequence(scope, node.elts, line)
-        return Known(tuple(items), span) if isinstance(items, list) else items
+        return self._bounded(tuple(items), node, span) if isinstance(items, list) else items
 
     def _expr_Set(self, scope: ModuleScope, node: ast.Set, line: int | None, span: Span) -> Value:
         items = self._sequence(scope, node.elts, line)
         if not isinstance(items, list):
             return items
         try:
-            return Known(frozenset(items), span)
+            value = frozenset(items)
         except TypeError as error:
             return Invalid(f"set element is not hashable: {error}", span)
+        return self._bounded(value, node, span)
 
     def _expr_Dict(self, scope: ModuleScope, node: ast.Dict, line: int | None, span: Span) -> Value:
         result: dict[object, object] = {}
@@ -381,7 +395,7 @@ class Evaluator:
                 result[key.value] = value.value  # type: ignore[union-attr]
             except TypeError as error:
                 return Invalid(f"dict key is not hashable: {error}", span)
-        return Known(result, span)
+        return self._bounded(result, node, span)
 
     def _expr_BinOp(self, scope: ModuleScope, node: ast.BinOp, line: int | None, span: Span) -> Value:
         operation = _BINARY.get(type(node.op))
@@ -391,12 +405,15 @@ class Evaluator:
             if not isinstance(part, Known):
                 return part
         a, b = left.value, right.value  # type: ignore[union-attr]
-        if operation is None or not _small_operands(type(node.op), a, b):
+        if operation is None:
             return Unknown(f"`{_describe(node)}` is computed at run time", span)
+        if not _small_operands(type(node.op), a, b):
+            return Unknown(f"`{_describe(node)}` is too large for flashc to evaluate", span)
         try:
-            return Known(operation(a, b), span)
+            result = operation(a, b)
         except Exception as error:  # any arithmetic failure is the user's, report it
             return Invalid(f"`{_describe(node)}` fails: {error}", span)
+        return self._bounded(result, node, span)
 
     def _expr_UnaryOp(self, scope: ModuleScope, node: ast.UnaryOp, line: int | None, span: Span) -> Value:
         operand = self.expression(scope, node.operand, line)
@@ -471,9 +488,50 @@ class Evaluator:
         positional = [v.value for v in call.positional]  # type: ignore[union-attr]
         keywords = {k.name: k.value.value for k in call.keywords}  # type: ignore[union-attr]
         try:
-            return Known(getattr(builtins, name)(*positional, **keywords), span)
+            result = getattr(builtins, name)(*positional, **keywords)
         except Exception as error:  # the user's call fails the same way at run time
             return Invalid(f"`{_describe(node)}` fails: {error}", span)
+        return self._bounded(result, node, span)
+
+    def _bounded(self, value: object, node: ast.expr, span: Span) -> Value:
+        """``value`` as Known, unless it is too large to evaluate further (or to print)."""
+        if self._too_large(value):
+            return Unknown(f"`{_describe(node)}` is too large for flashc to evaluate", span)
+        return Known(value, span)
+
+    def _too_large(self, value: object) -> bool:
+        """An integer past ``_MAX_INT_BITS``, or a container past ``_MAX_ELEMENTS`` or ``_MAX_NESTING``.
+
+        Containers share parts (``[[0] * 9999] * 9999``, or ``B = [A, A]`` over many lines), so a
+        small value can print as billions of elements; each container is measured once.
+        """
+        if isinstance(value, int):
+            return value.bit_length() > _MAX_INT_BITS
+        if not isinstance(value, (list, tuple, set, frozenset, dict)):
+            return False
+        measured = self._measured
+        stack: list[tuple[object, bool]] = [(value, False)]
+        while stack:
+            item, children_done = stack.pop()
+            if id(item) in measured:
+                continue
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else list(item)  # type: ignore[attr-defined]
+            containers = [c for c in children if isinstance(c, (list, tuple, set, frozenset, dict)) and id(c) not in measured]
+            if containers and not children_done:
+                stack.append((item, True))
+                stack.extend((c, False) for c in containers)
+                continue
+            elements, nesting = 1, 0
+            for child in children:
+                if id(child) in measured:
+                    _, child_elements, child_nesting = measured[id(child)]
+                    elements, nesting = elements + child_elements, max(nesting, child_nesting)
+                else:
+                    elements += 1
+            # The container is kept with its measure, so its id is not reused while it is recorded.
+            measured[id(item)] = (item, min(elements, _MAX_ELEMENTS + 1), nesting + 1)
+        _, elements, nesting = measured[id(value)]
+        return elements > _MAX_ELEMENTS or nesting > _MAX_NESTING
 
     def _sdk_call(self, scope: ModuleScope, callee: str, node: ast.Call, line: int | None, span: Span) -> SdkCall:
         positional: list[Value] = []
@@ -509,6 +567,10 @@ def _small_operands(op: type, a: object, b: object) -> bool:
         for seq, count in ((a, b), (b, a)):
             if isinstance(seq, (str, bytes, list, tuple)) and isinstance(count, int):
                 return len(seq) * max(count, 0) <= _MAX_SEQUENCE
+    if op is ast.Add and isinstance(a, (str, bytes, list, tuple)) and isinstance(b, (str, bytes, list, tuple)):
+        return len(a) + len(b) <= _MAX_SEQUENCE
+    if op is ast.Mod and isinstance(a, (str, bytes)):
+        return _WIDE_FORMAT.search(a if isinstance(a, str) else a.decode("latin-1")) is None
     if op is ast.Pow and isinstance(b, (int, float)):
         return abs(b) <= 64
     return True

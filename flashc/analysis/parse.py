@@ -8,6 +8,7 @@ points so spans are right on lines with non-ASCII text.
 from __future__ import annotations
 
 import ast
+import copy as copy_module
 import io
 import tokenize
 from dataclasses import dataclass, field
@@ -17,6 +18,43 @@ from ..diagnostics import Diagnostic, Position, Severity, Span
 from ..model import SourceFile
 from .codes import FILE_UNREADABLE, SYNTAX_ERROR
 
+
+def unparse(node: ast.AST) -> str:
+    """The source of ``node``, for messages and signatures; never raises.
+
+    ``ast.unparse`` fails on an integer literal longer than the interpreter converts to
+    decimal (``0xfff...`` of 5000 digits), spelled here in hexadecimal instead, and on
+    nesting deeper than the recursion limit (``...``).
+    """
+    try:
+        return ast.unparse(node)
+    except ValueError:
+        pass
+    except RecursionError:
+        return "..."
+    try:
+        copy = copy_module.deepcopy(node)
+        for child in ast.walk(copy):
+            if isinstance(child, ast.Constant) and type(child.value) is int and not _printable(child.value):
+                child.value = _HexLiteral(child.value)
+        return ast.unparse(copy)
+    except (ValueError, RecursionError):
+        return "..."
+
+
+def _printable(value: int) -> bool:
+    try:
+        repr(value)
+    except ValueError:
+        return False
+    return True
+
+
+class _HexLiteral(int):
+    """An integer that ``repr`` (and so ``ast.unparse``) writes in hexadecimal, whatever its size."""
+
+    def __repr__(self) -> str:
+        return hex(self)
 
 
 @dataclass(slots=True)

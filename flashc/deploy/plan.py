@@ -53,7 +53,7 @@ def compute_plan(env: str, target: str, built: Mapping[str, str], state: DeployS
     actions = []
     for name in sorted(set(built) | set(deployed)):
         if name not in deployed:
-            reason = "new endpoint" if state is None or not running or name not in state.endpoints else "not running"
+            reason = "new endpoint" if state is None or name not in state.endpoints else "not running"
             actions.append(Action(Change.CREATE, name, reason))
         elif name not in built:
             actions.append(Action(Change.REMOVE, name, "no longer in the project"))

@@ -895,8 +895,11 @@ def _die_with_parent() -> Callable[[], None] | None:
     if not _PRCTL:
         return None
     prctl = _PRCTL
+    parent = os.getpid()
 
     def set_death_signal() -> None:
         prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the supervisor died before the signal was set: no orphan
+            os._exit(1)
 
     return set_death_signal

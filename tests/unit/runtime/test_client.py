@@ -136,11 +136,12 @@ def test_the_timeout_comes_from_the_environment_before_execution_timeout_ms(serv
     assert client.endpoint_timeout(ENDPOINT) == client.DEFAULT_TIMEOUT_SECONDS
     assert client.endpoint_timeout(ENDPOINT, execution_timeout_ms=1500) == 1.5
     assert client.endpoint_timeout(ENDPOINT, execution_timeout_ms=0) == client.DEFAULT_TIMEOUT_SECONDS
-    monkeypatch.setenv("FLASHC_TIMEOUT_GPU_WORKER", "0.25")
-    assert client.endpoint_timeout(ENDPOINT, execution_timeout_ms=1500) == 0.25
+    # One second: long enough to connect on a loaded machine, short for a job that never ends.
+    monkeypatch.setenv("FLASHC_TIMEOUT_GPU_WORKER", "1")
+    assert client.endpoint_timeout(ENDPOINT, execution_timeout_ms=1500) == 1.0
     assert client.endpoint_timeout(ENDPOINT, timeout=7, execution_timeout_ms=1500) == 7
     with pytest.raises(RemoteTimeoutError):
-        run("stuck", execution_timeout_ms=60_000)  # the variable's 0.25 s wins
+        run("stuck", execution_timeout_ms=60_000)  # the variable's 1 s wins
     monkeypatch.setenv("FLASHC_TIMEOUT_GPU_WORKER", "soon")
     with pytest.raises(FlashRuntimeError, match="FLASHC_TIMEOUT_GPU_WORKER must be a positive number of seconds, got 'soon'"):
         run("add")
