@@ -16,24 +16,15 @@ import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..diagnostics import Diagnostic, Position, Severity, Span
+from ..diagnostics import LINE_BREAK, Diagnostic, Position, Severity, Span, split_lines
 from ..model import SourceFile
 from .codes import FILE_UNREADABLE, SYNTAX_ERROR
-
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 _KEYWORDS = {
     keyword: re.compile(rf"\b{keyword}(?:[ \t\f]|\\(?:\r\n|\r|\n))+") for keyword in ("def", "class")
 }
 """``def``/``class`` and what may separate it from the name (blanks, backslash continuations)."""
-
-
-def source_lines(text: str) -> list[str]:
-    """The lines of ``text`` as Python numbers them: only ``\n``, ``\r\n`` and ``\r`` end a line
-    (``str.splitlines`` also breaks at form feeds and other separators, which shifts every line after)."""
-    return _LINE_BREAK.split(text)
 
 
 def unparse(node: ast.AST) -> str:
@@ -134,7 +125,7 @@ class ParsedModule:
 
     def _line_starts(self) -> list[int]:
         if self.line_starts is None:
-            self.line_starts = [0, *(match.end() for match in _LINE_BREAK.finditer(self.source.text))]
+            self.line_starts = [0, *(match.end() for match in LINE_BREAK.finditer(self.source.text))]
         return self.line_starts
 
     def _offset(self, position: Position) -> int:
@@ -202,7 +193,7 @@ def parse_module(source: SourceFile) -> ParsedModule | Diagnostic:
         return Diagnostic(
             SYNTAX_ERROR, f"Cannot parse this file: {error}", Span(source.path, start, start)
         )
-    parsed = ParsedModule(source, tree, source_lines(source.text))
+    parsed = ParsedModule(source, tree, split_lines(source.text))
     deep = _too_deep(tree)
     if deep is not None:
         start = parsed.span(deep).start

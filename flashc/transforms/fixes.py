@@ -9,23 +9,19 @@ consume.
 from __future__ import annotations
 
 import bisect
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 
-from ..diagnostics import Diagnostic, Edit, Fix, InsertStatements, Position, Span
+from ..diagnostics import Diagnostic, Edit, Fix, InsertStatements, Position, Span, split_lines
 
-
-def source_lines(text: str) -> list[str]:
-    """The lines of ``text`` with their line breaks, as Python (and editors) count them: only
-    ``\n``, ``\r\n`` and ``\r`` end a line (``str.splitlines`` also breaks at form feeds, ``\x1c``,
-    ``\u2028``..., which would put edits on the wrong line)."""
-    return io.StringIO(text, newline="").readlines()
+_lines_with_ends = partial(split_lines, keepends=True)
+"""Lines with their line breaks, as Python and editors count them."""
 
 
 def line_edit(path: str, before: str, after: str) -> Edit:
     """The smallest whole-line edit that turns ``before`` into ``after``."""
-    return _line_edit(path, source_lines(before), source_lines(after))
+    return _line_edit(path, _lines_with_ends(before), _lines_with_ends(after))
 
 
 def _line_edit(path: str, old_lines: list[str], new_lines: list[str], equal_before: int = 0, equal_after: int = 0) -> Edit:
@@ -49,7 +45,7 @@ class _Lines:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.lines = source_lines(text)
+        self.lines = _lines_with_ends(text)
         self.starts = [0]
         for line in self.lines:
             self.starts.append(self.starts[-1] + len(line))
@@ -73,7 +69,7 @@ class _Lines:
             return line_edit(path, text, text[:start] + replacement + text[end:])
         first = bisect.bisect_left(self.starts, start)
         last = bisect.bisect_left(self.starts, end)
-        new_lines = [*self.lines[:first], *source_lines(replacement), *self.lines[last:]]
+        new_lines = [*self.lines[:first], *_lines_with_ends(replacement), *self.lines[last:]]
         return _line_edit(path, self.lines, new_lines, first, len(self.lines) - last)
 
 
@@ -141,7 +137,7 @@ def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, int]:
         taken.extend(edits)
         seen.update(edits)
         applied += 1
-    lines = source_lines(text)
+    lines = _lines_with_ends(text)
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line))
