@@ -1,0 +1,182 @@
+"""The RunPod target against the emulator: plan, apply, drift, resume, delete."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flashc import api
+from flashc.deploy import state as states
+from flashc.deploy.plan import Change
+from flashc.deploy.runpod.target import PartialDeployError
+
+ENDPOINTS = ("cpu-worker-redact", "cpu-worker-stats")
+
+
+def deploy(project, *, plan=False, yes=False, confirm=None, env="production"):
+    options = api.DeployOptions(target="runpod", env=env, dry_run=plan, yes=yes, confirm=confirm)
+    return api.deploy(project, options)
+
+
+def changes(result):
+    return {a.endpoint: a.change for a in result.plan.actions}
+
+
+def test_first_deploy_creates_app_environment_build_and_endpoints(runpod, project):
+    preview = deploy(project, plan=True)
+    assert changes(preview) == {name: Change.CREATE for name in ENDPOINTS}
+    assert preview.plan.notes[:2] == ("create app `cpu-worker`", "create environment `production`")
+    assert runpod.mutations() == []  # a plan changes nothing
+
+    result = deploy(project)
+
+    assert runpod.mutations() == [
+        "createFlashApp", "createFlashEnvironment", "prepareFlashArtifactUpload", "finalizeFlashArtifactUpload",
+        "deployBuildToEnvironment", "saveTemplate", "saveEndpoint", "saveTemplate", "saveEndpoint",
+    ]
+    store = runpod.store
+    (app,) = store.apps.values()
+    (environment,) = store.environments.values()
+    assert app["name"] == "cpu-worker" and environment["name"] == "production" and environment["activeBuildId"]
+    by_name = {e["name"]: e for e in store.endpoints.values()}
+    assert sorted(by_name) == list(ENDPOINTS)
+    stats = by_name["cpu-worker-stats"]
+    assert (stats["workersMin"], stats["workersMax"], stats["idleTimeout"], stats["instanceIds"], stats["type"]) == (0, 2, 30, ["cpu3c-1-2"], "QB")
+    assert stats["flashEnvironmentId"] == environment["id"]
+    template = store.templates[stats["templateId"]]
+    assert template["imageName"] == "runpod/flash-cpu:py3.12-latest"
+    env = {p["key"]: p["value"] for p in template["env"]}
+    assert env["FLASH_RESOURCE_NAME"] == "cpu-worker-stats" and env["FLASH_APP"] == "cpu-worker" and env["FLASH_ENV"] == "production"
+    recorded = states.load(project, "production")
+    assert recorded.target == "runpod" and recorded.remote["app_id"] == app["id"] and recorded.remote["complete"] is True
+    assert {n: e.endpoint_id for n, e in recorded.endpoints.items()} == {n: e["id"] for n, e in by_name.items()}
+    assert recorded.endpoints["cpu-worker-stats"].url == f"{runpod.url}/v2/{stats['id']}"
+
+
+def test_redeploy_without_changes_has_an_empty_plan_and_mutates_nothing(runpod, project):
+    deploy(project)
+    before = len(runpod.mutations())
+    preview = deploy(project, plan=True)
+    assert preview.plan.changes == () and preview.plan.notes == ()
+    assert preview.plan.render().endswith("runpod/production: nothing to change\n")
+    deploy(project)
+    assert len(runpod.mutations()) == before
+
+
+def test_config_drift_updates_the_drifted_fields(runpod, project):
+    deploy(project)
+    worker = project / "text_worker.py"
+    worker.write_text(worker.read_text().replace("workers=(0, 2), idle_timeout=30", "workers=(1, 4), idle_timeout=45"))
+    preview = deploy(project, plan=True)
+    (action,) = preview.plan.changes
+    assert action.change is Change.UPDATE and action.endpoint == "cpu-worker-stats"
+    assert [(f.field, f.old, f.new) for f in action.fields] == [("workersMin", 0, 1), ("workersMax", 2, 4), ("idleTimeout", 30, 45)]
+    assert "      workersMax: 2 -> 4\n" in preview.plan.render()
+    as_json = preview.plan.to_dict()
+    assert as_json["actions"][1]["fields"][1] == {"field": "workersMax", "old": 2, "new": 4}
+    ids = {e["name"]: e["id"] for e in runpod.store.endpoints.values()}
+    runpod.calls.clear()
+
+    deploy(project)
+
+    # The build changed (its manifest holds the settings); the template did not.
+    assert runpod.mutations() == ["prepareFlashArtifactUpload", "finalizeFlashArtifactUpload", "deployBuildToEnvironment", "saveEndpoint"]
+    (saved,) = [v["input"] for name, v in runpod.calls if name == "saveEndpoint"]
+    assert saved["id"] == ids["cpu-worker-stats"] and (saved["workersMin"], saved["workersMax"], saved["idleTimeout"]) == (1, 4, 45)
+    assert {e["name"]: e["id"] for e in runpod.store.endpoints.values()} == ids
+
+
+def test_code_only_change_rolls_only_the_endpoint_running_that_code(runpod, project):
+    deploy(project)
+    worker = project / "text_worker.py"
+    worker.write_text(worker.read_text().replace('"sentences": len(sentences),', '"sentences": len(sentences),\n        "version": 2,'))
+    preview = deploy(project, plan=True)
+    (action,) = preview.plan.changes
+    assert action.endpoint == "cpu-worker-stats" and [f.field for f in action.fields] == ["code"]
+    assert "code changed" in action.reason
+    assert any(note.startswith("upload the artifact") for note in preview.plan.notes)
+    runpod.calls.clear()
+
+    deploy(project)
+
+    assert runpod.mutations() == ["prepareFlashArtifactUpload", "finalizeFlashArtifactUpload", "deployBuildToEnvironment", "saveTemplate"]
+    assert deploy(project, plan=True).plan.changes == ()
+
+
+def test_removed_endpoint_is_deleted_only_after_confirmation(runpod, project):
+    deploy(project)
+    worker = project / "text_worker.py"
+    source = worker.read_text()
+    start = source.index('@Endpoint(name="cpu-worker-redact"')
+    worker.write_text(source[:start])
+    (project / "main.py").write_text("import asyncio\nfrom text_worker import text_stats\nprint(asyncio.run(text_stats('a b')))\n")
+    preview = deploy(project, plan=True)
+    assert changes(preview)["cpu-worker-redact"] is Change.REMOVE
+
+    with pytest.raises(api.FlashcError, match="confirm with --yes"):
+        deploy(project)  # not interactive: refuses
+    asked = []
+    with pytest.raises(api.FlashcError, match="cancelled"):
+        deploy(project, confirm=lambda question: asked.append(question) or False)
+    assert "cpu-worker-redact" in asked[0]
+    assert len(runpod.store.endpoints) == 2
+
+    deploy(project, confirm=lambda question: True)
+
+    assert [e["name"] for e in runpod.store.endpoints.values()] == ["cpu-worker-stats"]
+    assert [t["name"] for t in runpod.store.templates.values()] == ["flashc-cpu-worker-production-cpu-worker-stats"]
+    assert sorted(states.load(project, "production").endpoints) == ["cpu-worker-stats"]
+
+
+def test_failure_in_the_middle_is_recorded_and_the_next_deploy_resumes(runpod, project):
+    runpod.fail("saveEndpoint", after=1, message="Something went wrong. Please try again later or contact support.")
+    with pytest.raises(PartialDeployError) as failed:
+        deploy(project)
+    assert failed.value.step == 5 and failed.value.steps == 5
+    assert "Something went wrong" in str(failed.value) and "saveEndpoint" in str(failed.value)
+    recorded = states.load(project, "production")
+    existing = {e["name"]: e["id"] for e in runpod.store.endpoints.values()}
+    assert {n: e.endpoint_id for n, e in recorded.endpoints.items()} == existing  # exactly what exists
+    assert recorded.remote["complete"] is False
+    orphan_templates = set(recorded.remote["templates"].values())
+    assert orphan_templates == set(runpod.store.templates)  # the template made before the failure is tracked
+
+    resumed = deploy(project)
+
+    assert sorted(e["name"] for e in runpod.store.endpoints.values()) == list(ENDPOINTS)
+    assert len(runpod.store.templates) == 2 and len(runpod.store.builds) == 1  # nothing made twice
+    assert {a.endpoint: a.change for a in resumed.plan.changes} == {"cpu-worker-stats": Change.CREATE}
+    assert states.load(project, "production").remote["complete"] is True
+
+
+def test_queries_are_retried_on_server_errors_but_mutations_are_not(runpod, project):
+    runpod.fail("myself", status=502, times=2)
+    deploy(project, plan=True)  # succeeds on the third attempt
+    runpod.fail("createFlashApp", status=500)
+    with pytest.raises(PartialDeployError, match="step 1 of"):
+        deploy(project)
+    assert [name for name, _ in runpod.calls].count("createFlashApp") == 1
+
+
+def test_undeploy_deletes_the_endpoints_and_the_record(runpod, project):
+    deploy(project)
+    assert api.undeploy(project, "production") == ["production"]
+    assert runpod.store.endpoints == {} and runpod.store.templates == {}
+    assert states.load(project, "production") is None
+    assert len(runpod.store.environments) == 1  # the environment stays; `flashc env delete` removes it
+
+
+def test_plan_json_is_data(runpod, project):
+    deploy(project)
+    data = json.loads(json.dumps(deploy(project, plan=True).plan.to_dict()))
+    assert data == {
+        "env": "production",
+        "target": "runpod",
+        "notes": [],
+        "empty": True,
+        "actions": [
+            {"change": "keep", "endpoint": name, "reason": f"unchanged (endpoint {e.endpoint_id})", "fields": []}
+            for name, e in sorted(states.load(project, "production").endpoints.items())
+        ],
+    }
