@@ -231,6 +231,10 @@ class Emulator:
 
     def _unpacked(self, build: dict) -> Path:
         directory = self.workdir / "builds" / build["id"]
+        with self._lock:  # concurrent jobs of one build unpack it once
+            return self._unpack(build, directory)
+
+    def _unpack(self, build: dict, directory: Path) -> Path:
         if not directory.is_dir():
             data = self._s3.get_object(Bucket=BUCKET, Key=build["objectKey"])["Body"].read()
             staging = Path(tempfile.mkdtemp(dir=self.workdir))
