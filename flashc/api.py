@@ -370,6 +370,15 @@ def _runpod_options(options: DeployOptions):  # type: ignore[no-untyped-def]
     return RunPodOptions(app=options.app, yes=options.yes, confirm=options.confirm, progress=options.progress)
 
 
+def _same_target(root: Path, env: str, target: str) -> None:
+    """One environment name is one deployment: deploying it to a second target would lose the first."""
+    recorded = _recorded_target(root, env)
+    if recorded != target and (root / ".flash" / "deployments" / f"{env}.json").is_file():
+        raise FlashcError(
+            f"`{env}` is deployed to the {recorded} target; `flashc undeploy --env {env}` it first, or deploy to another --env"
+        )
+
+
 def _recorded_target(root: Path, env: str) -> str:
     """The target a recorded deployment of ``env`` went to (``local`` when none is recorded)."""
     from .deploy import state as states
@@ -393,6 +402,7 @@ def deploy(path: Path, options: DeployOptions | None = None) -> DeployResult:
     target = _target(options.target)
     root = find_project_root(path.resolve())
     with states.locked(root, options.env, progress=options.progress):
+        _same_target(root, options.env, options.target)
         built = None
         if options.build:
             # A dry run builds too: the plan compares what the sources compile to now.
@@ -459,7 +469,10 @@ def deployment_status(path: Path, env: str = "default") -> dict:
 def log_path(path: Path, endpoint: str | None, env: str = "default") -> Path:
     from .deploy.local import target
 
-    return target.log_file(find_project_root(path.resolve()), env, endpoint)
+    root = find_project_root(path.resolve())
+    if _recorded_target(root, env) == "runpod":
+        raise FlashcError(f"`{env}` runs on RunPod: its worker logs are in the RunPod console (`flashc logs` reads local deployments)")
+    return target.log_file(root, env, endpoint)
 
 
 def client_environment(path: Path, env: str = "default") -> dict[str, str]:

@@ -142,3 +142,29 @@ def test_the_key_is_in_no_output_log_or_record(runpod, project, api_key, tmp_pat
     outputs.append(failed.stdout + failed.stderr)
     recorded = [p.read_text() for p in (project / ".flash").rglob("*") if p.is_file() and p.suffix in (".json", ".log", ".txt", ".toml")]
     assert all(api_key not in text for text in outputs + recorded)
+
+
+def test_a_compiled_stub_calls_a_load_balanced_endpoint_through_the_emulator(runpod, tmp_path, api_key):
+    import shutil
+
+    from support import REPO
+
+    project = tmp_path / "lb"
+    shutil.copytree(REPO / "examples" / "lb_api", project, ignore=shutil.ignore_patterns(".flash", "__pycache__"))
+    api.deploy(project, api.DeployOptions(target="runpod", env="prod"))
+    (endpoint,) = runpod.store.endpoints.values()
+    assert endpoint["type"] == "LB" and endpoint["scalerType"] == "REQUEST_COUNT"
+    template = runpod.store.templates[endpoint["templateId"]]
+    assert template["imageName"] == "runpod/flash-lb-cpu:py3.12-latest"
+    assert {"key": "FLASH_ENDPOINT_TYPE", "value": "lb"} in template["env"]
+    assert states.load(project, "prod").endpoints["lb-api-shop"].url == f"{runpod.url}/lb/{endpoint['id']}"
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "flashc", "run", "main.py", "--env", "prod"],
+        cwd=project, env=environment, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = dict(line.split(": ", 1) for line in completed.stdout.splitlines())
+    assert set(lines) == {"health", "in stock", "item 2", "quote", "too many"}
+    paths = [c[1]["path"] for c in runpod.calls if c[0] == "lb"]
+    assert "/items/2" in paths

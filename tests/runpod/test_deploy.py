@@ -180,3 +180,38 @@ def test_plan_json_is_data(runpod, project):
             for name, e in sorted(states.load(project, "production").endpoints.items())
         ],
     }
+
+
+def test_an_environment_deployed_to_one_target_is_not_taken_over_by_another(runpod, project):
+    deploy(project, env="shared")
+    with pytest.raises(api.FlashcError, match="`shared` is deployed to the runpod target"):
+        api.deploy(project, api.DeployOptions(target="local", env="shared", dry_run=True))
+
+
+def test_the_artifact_upload_is_retried_and_reports_progress(runpod, project, api_key):
+    runpod.proxy_uploads = True
+    runpod.fail("upload", status=503, times=2)
+    said = []
+    api.deploy(project, api.DeployOptions(target="runpod", env="production", progress=said.append))
+    assert [name for name, _ in runpod.calls].count("upload") == 3
+    assert said.count("artifact upload failed (HTTP 503); retrying (1/3)") == 1
+    assert any(line.startswith("uploading the artifact: 100% of") for line in said)
+    assert all("Authorization" not in headers and api_key not in str(headers) for headers in runpod.upload_headers)
+    assert all(h["Content-Type"] == "application/gzip" for h in runpod.upload_headers)
+
+
+def test_an_expired_upload_url_is_not_retried(runpod, project):
+    runpod.proxy_uploads = True
+    runpod.fail("upload", status=403, times=5)
+    with pytest.raises(PartialDeployError, match=r"step 3 of 5 \(artifact upload .*refused \(HTTP 403\)"):
+        deploy(project)
+    assert [name for name, _ in runpod.calls].count("upload") == 1
+    recorded = states.load(project, "production")
+    assert recorded.endpoints == {} and recorded.remote["environment_id"] in runpod.store.environments
+
+
+def test_a_query_timing_out_is_retried(runpod, project, monkeypatch):
+    monkeypatch.setenv("FLASHC_RUNPOD_TIMEOUT", "1")
+    runpod.fail("flashAppByName", delay=3)
+    assert len(deploy(project, plan=True).plan.actions) == 2
+    assert [name for name, _ in runpod.calls].count("flashAppByName") == 2

@@ -63,7 +63,8 @@ ENDPOINT_VIEW = tuple(name for name in INPUTS["EndpointInput"])
 
 @dataclass
 class Failure:
-    """Make the calls of ``operation`` (a GraphQL root field, ``run`` or ``runsync``) after the
+    """Make the calls of ``operation`` (a GraphQL root field, ``run``, ``runsync``, or ``upload``
+    when ``proxy_uploads`` is on) after the
     first ``after`` fail ``times`` times: ``status`` (HTTP), else a GraphQL error ``message``; ``delay``
     seconds first (a timeout, when longer than the client waits)."""
 
@@ -97,7 +98,12 @@ class Emulator:
         """``(root field or REST operation, variables)`` of every authorised request, in order."""
         self.auth_headers: list[str] = []
         self.failures: list[Failure] = []
+        self.proxy_uploads = False
+        """Hand out upload URLs through this server (which forwards to S3), so ``fail("upload")`` works."""
+        self.upload_headers: list[dict[str, str]] = []
         self._lock = threading.RLock()
+        self._lb_workers: dict[str, subprocess.Popen] = {}
+        self._lb_ports: dict[str, int] = {}
         self._s3 = boto3.client(
             "s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
         )
@@ -119,6 +125,14 @@ class Emulator:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        for process in self._lb_workers.values():
+            process.terminate()
+        for process in self._lb_workers.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     def environment(self) -> dict[str, str]:
         """What points flashc and compiled stubs at this emulator."""
@@ -228,6 +242,44 @@ class Emulator:
         except (ValueError, IndexError):
             result = {"status": "FAILED", "error": completed.stderr.decode()[-2000:]}
         return {"id": job_id, "delayTime": 1, "executionTime": took, "workerId": f"worker-{endpoint_id}", **result}
+
+    def lb_port(self, endpoint_id: str) -> int | None:
+        """The port of the endpoint's load-balanced worker, started on first use as the LB image
+        does it: ``handler_<FLASH_RESOURCE_NAME>.py`` serving ``app`` on ``$PORT``."""
+        with self._lock:
+            if endpoint_id in self._lb_ports and self._lb_workers[endpoint_id].poll() is None:
+                return self._lb_ports[endpoint_id]
+            endpoint = self.store.endpoints.get(endpoint_id)
+            environment = self.store.environments.get((endpoint or {}).get("flashEnvironmentId") or "")
+            build = self.store.builds.get((environment or {}).get("activeBuildId") or "")
+            if endpoint is None or build is None or endpoint.get("type") != "LB":
+                return None
+            env = {pair["key"]: pair["value"] for pair in self.store.templates[endpoint["templateId"]]["env"]}
+            directory = self._unpacked(build)
+            import socket
+
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            log = (self.workdir / f"lb-{endpoint_id}.log").open("wb")
+            self._lb_workers[endpoint_id] = subprocess.Popen(
+                [sys.executable, str(directory / f"handler_{env['FLASH_RESOURCE_NAME']}.py")],
+                cwd=directory, stdout=log, stderr=subprocess.STDOUT,
+                env={"PATH": os.environ.get("PATH", ""), "HOME": str(self.workdir), "RUNPOD_ENDPOINT_ID": endpoint_id,
+                     **env, "HOST": "127.0.0.1", "PORT": str(port)},
+            )
+            self._lb_ports[endpoint_id] = port
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self._lb_workers[endpoint_id].poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1).status_code == 200:
+                    return port
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        return None
 
     def _unpacked(self, build: dict) -> Path:
         directory = self.workdir / "builds" / build["id"]
@@ -383,6 +435,8 @@ def _prepare_upload(emulator: Emulator, arguments: dict) -> tuple[Any, str]:
     url = emulator._s3.generate_presigned_url(
         "put_object", Params={"Bucket": BUCKET, "Key": key, "ContentType": "application/gzip"}, ExpiresIn=900
     )
+    if emulator.proxy_uploads:
+        url = emulator.url + "/s3" + url[len(emulator.s3_url):]
     return {"uploadUrl": url, "objectKey": key, "expiresAt": "2099-01-01T00:00:00Z"}, "FlashArtifactUpload"
 
 
@@ -532,7 +586,9 @@ def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             if not self._authorised():
                 return
             parts = self.path.strip("/").split("/")
-            if self.path == "/graphql":
+            if parts[0] == "lb":
+                self._load_balanced("POST", body)
+            elif self.path == "/graphql":
                 if self.headers.get("Content-Type", "").split(";")[0] != "application/json":
                     self._answer(415, {"errors": [{"message": "Content-Type must be application/json"}]})
                     return
@@ -562,11 +618,59 @@ def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             else:
                 self._answer(200, job)
 
+        def _load_balanced(self, method: str, body: Any) -> None:
+            """``/lb/{id}/path``: what RunPod routes to ``https://{id}.api.runpod.ai/path``."""
+            import httpx
+
+            _, endpoint_id, *rest = self.path.split("/", 3)[1:] + [""]
+            rest_path = "/" + (rest[0] if rest else "")
+            emulator.calls.append(("lb", {"endpoint": endpoint_id, "method": method, "path": rest_path}))
+            port = emulator.lb_port(endpoint_id)
+            if port is None:
+                self._answer(404, {"error": "no load-balanced endpoint " + endpoint_id})
+                return
+            forwarded = httpx.request(
+                method, f"http://127.0.0.1:{port}{rest_path}", content=None if body is None else json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"}, timeout=120,
+            )
+            self.send_response(forwarded.status_code)
+            self.send_header("Content-Type", forwarded.headers.get("Content-Type", "application/json"))
+            self.send_header("Content-Length", str(len(forwarded.content)))
+            self.end_headers()
+            self.wfile.write(forwarded.content)
+
+        def do_PUT(self) -> None:  # noqa: N802
+            """The upload proxy: presigned URLs carry no bearer key, and must not get one."""
+            length = int(self.headers.get("Content-Length") or 0)
+            data = self.rfile.read(length)
+            if not self.path.startswith("/s3/"):
+                self._answer(404, {"error": f"no route {self.path}"})
+                return
+            emulator.upload_headers.append(dict(self.headers.items()))
+            emulator.calls.append(("upload", {"bytes": len(data)}))
+            failure = emulator._injected("upload")
+            if failure is not None:
+                time.sleep(failure.delay)
+                self._answer(failure.status or 503, {"error": failure.message})
+                return
+            import httpx
+
+            forwarded = httpx.put(
+                emulator.s3_url + self.path[len("/s3"):], content=data,
+                headers={"Content-Type": self.headers.get("Content-Type", ""), "Content-Length": str(len(data))}, timeout=60,
+            )
+            self.send_response(forwarded.status_code)
+            self.send_header("Content-Length", str(len(forwarded.content)))
+            self.end_headers()
+            self.wfile.write(forwarded.content)
+
         def do_GET(self) -> None:  # noqa: N802
             if not self._authorised():
                 return
             parts = self.path.strip("/").split("/")
-            if len(parts) == 4 and parts[0] == "v2" and parts[2] == "status":
+            if parts[0] == "lb":
+                self._load_balanced("GET", None)
+            elif len(parts) == 4 and parts[0] == "v2" and parts[2] == "status":
                 emulator.calls.append(("status", {"endpoint": parts[1], "job": parts[3]}))
                 job = emulator.store.jobs.get(parts[3])
                 self._answer(200, job) if job else self._answer(404, {"error": "job not found"})
