@@ -215,3 +215,34 @@ def test_a_query_timing_out_is_retried(runpod, project, monkeypatch):
     runpod.fail("flashAppByName", delay=3)
     assert len(deploy(project, plan=True).plan.actions) == 2
     assert [name for name, _ in runpod.calls].count("flashAppByName") == 2
+
+
+def test_a_mutation_whose_answer_was_lost_is_not_repeated_and_leaves_nothing_untracked(runpod, project, monkeypatch):
+    monkeypatch.setenv("FLASHC_RUNPOD_TIMEOUT", "1")
+    runpod.fail("saveTemplate", applied=True, delay=3)  # RunPod made the template; flashc never heard back
+    with pytest.raises(PartialDeployError, match="may or may not have taken effect"):
+        deploy(project)
+    assert [name for name, _ in runpod.calls].count("saveTemplate") == 1
+    assert len(runpod.store.templates) == 1
+    monkeypatch.setenv("FLASHC_RUNPOD_TIMEOUT", "30")
+
+    deploy(project)
+
+    # The next deploy found the template by its name on RunPod and used it: no second one.
+    assert len(runpod.store.templates) == 2 and len(runpod.store.endpoints) == 2
+    used = {e["templateId"] for e in runpod.store.endpoints.values()}
+    assert used == set(runpod.store.templates)
+
+
+def test_plain_python_calls_the_runpod_deployment_recorded_in_the_project(runpod, project):
+    import os
+    import subprocess
+    import sys
+
+    deploy(project, env="prod")
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environment["FLASHC_ENV"] = "prod"
+    completed = subprocess.run([sys.executable, "main.py"], cwd=project, env=environment, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert "'words': 32" in completed.stdout
+    assert sum(1 for name, _ in runpod.calls if name == "runsync") == 2

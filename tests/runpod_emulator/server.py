@@ -74,6 +74,8 @@ class Failure:
     status: int | None = None
     message: str = "Internal server error"
     delay: float = 0.0
+    applied: bool = False
+    """Carry the operation out before failing (the answer is lost, the change is not)."""
     seen: int = 0
 
 
@@ -175,12 +177,15 @@ class Emulator:
             return 400, {"errors": [{"message": str(error)}]}
         self.calls.append((operation.field, variables))
         failure = self._injected(operation.field)
+        handler = (_MUTATIONS if operation.kind == "mutation" else _QUERIES).get(operation.field)
         if failure is not None:
+            if failure.applied and handler is not None:
+                with self._lock:
+                    handler(self, operation.arguments)
             time.sleep(failure.delay)
             if failure.status is not None:
                 return failure.status, {"errors": [{"message": failure.message}]}
             return 200, {"data": None, "errors": [{"message": failure.message, "path": [operation.field]}]}
-        handler = (_MUTATIONS if operation.kind == "mutation" else _QUERIES).get(operation.field)
         if handler is None:
             return 400, {"errors": [{"message": f'Cannot query field "{operation.field}" on type "{operation.kind.title()}".'}]}
         try:
