@@ -168,3 +168,20 @@ def test_a_compiled_stub_calls_a_load_balanced_endpoint_through_the_emulator(run
     assert set(lines) == {"health", "in stock", "item 2", "quote", "too many"}
     paths = [c[1]["path"] for c in runpod.calls if c[0] == "lb"]
     assert "/items/2" in paths
+
+
+def test_the_cli_deletes_removed_endpoints_only_with_yes_when_it_cannot_ask(runpod, project):
+    assert flashc("deploy", str(project), "--target", "runpod", "--env", "prod", "-q").exit_code == 0
+    worker = project / "text_worker.py"
+    source = worker.read_text()
+    worker.write_text(source[: source.index('@Endpoint(name="cpu-worker-redact"')])
+    (project / "main.py").write_text("")
+    plan = flashc("deploy", str(project), "--target", "runpod", "--env", "prod", "--plan", "-q")
+    assert "  - remove  cpu-worker-redact  (no longer in the project (endpoint " in plan.output
+    assert plan.output.endswith("runpod/prod: 1 to remove\n")
+    refused = flashc("deploy", str(project), "--target", "runpod", "--env", "prod", "-q")
+    assert refused.exit_code == 2 and "confirm with --yes (nothing was changed)" in refused.output
+    assert len(runpod.store.endpoints) == 2
+    done = flashc("deploy", str(project), "--target", "runpod", "--env", "prod", "-q", "--yes")
+    assert done.exit_code == 0, done.output
+    assert [e["name"] for e in runpod.store.endpoints.values()] == ["cpu-worker-stats"]
