@@ -223,7 +223,8 @@ def test_a_mutation_whose_answer_was_lost_is_not_repeated_and_leaves_nothing_unt
     with pytest.raises(PartialDeployError, match="may or may not have taken effect"):
         deploy(project)
     assert [name for name, _ in runpod.calls].count("saveTemplate") == 1
-    assert len(runpod.store.templates) == 1
+    (made,) = runpod.store.templates
+    # The template flashc never heard about is not lost: the record lists it (from RunPod) at the next deploy.
     monkeypatch.setenv("FLASHC_RUNPOD_TIMEOUT", "30")
 
     deploy(project)
@@ -246,3 +247,17 @@ def test_plain_python_calls_the_runpod_deployment_recorded_in_the_project(runpod
     assert completed.returncode == 0, completed.stderr
     assert "'words': 32" in completed.stdout
     assert sum(1 for name, _ in runpod.calls if name == "runsync") == 2
+
+
+def test_an_endpoint_deleted_outside_flashc_is_planned_again_and_not_recorded_meanwhile(runpod, project):
+    deploy(project)
+    gone = next(e for e in runpod.store.endpoints.values() if e["name"] == "cpu-worker-stats")
+    del runpod.store.endpoints[gone["id"]]  # someone deleted it in the console
+    assert changes(deploy(project, plan=True))["cpu-worker-stats"] is Change.CREATE
+    runpod.fail("saveEndpoint", message="no capacity")
+    with pytest.raises(PartialDeployError, match="no capacity"):
+        deploy(project)
+    assert sorted(states.load(project, "production").endpoints) == ["cpu-worker-redact"]
+    deploy(project)
+    assert sorted(states.load(project, "production").endpoints) == list(ENDPOINTS)
+    assert len(runpod.store.templates) == 2

@@ -229,6 +229,29 @@ class _Recorder:
         )
         self.python = python
 
+    def start_from(self, remote: Remote, *, app: str, env: str, names: list[str]) -> None:
+        """What RunPod holds now, not what an older record says (someone may have changed it since)."""
+        self.state.endpoints.clear()
+        for name, endpoint in remote.endpoints.items():
+            template = remote.template_of(endpoint)
+            digest = resources.remote_env(template).get(resources.DIGEST_VARIABLE, "")
+            self.state.endpoints[name] = self._entry(name, str(endpoint["id"]), digest, endpoint.get("type") == "LB")
+        ours = {resources.template_name(app, env, name): name for name in {*names, *remote.endpoints, *self.state.remote.get("templates", {})}}
+        self.state.remote["templates"] = {ours[t]: template["id"] for t, template in remote.templates.items() if t in ours}
+        self.state.remote["environment_id"] = (remote.environment or {}).get("id", "")
+        self.state.remote["app_id"] = (remote.app or {}).get("id", "")
+
+    def _entry(self, name: str, endpoint_id: str, digest: str, load_balanced: bool) -> DeployedEndpoint:
+        return DeployedEndpoint(
+            name=name,
+            kind="load-balanced" if load_balanced else "queue",
+            digest=digest,
+            url=runtime_deployments.runpod_endpoint_url(endpoint_id, load_balanced=load_balanced),
+            package_dir="",
+            python=self.python,
+            endpoint_id=endpoint_id,
+        )
+
     def note(self, **values: Any) -> None:
         self.state.remote.update(values)
         self.save()
@@ -246,16 +269,7 @@ class _Recorder:
         if endpoint is None:
             self.state.endpoints.pop(name, None)
         else:
-            endpoint_id = str(endpoint["id"])
-            self.state.endpoints[name] = DeployedEndpoint(
-                name=name,
-                kind="load-balanced" if load_balanced else "queue",
-                digest=digest,
-                url=runtime_deployments.runpod_endpoint_url(endpoint_id, load_balanced=load_balanced),
-                package_dir="",
-                python=self.python,
-                endpoint_id=endpoint_id,
-            )
+            self.state.endpoints[name] = self._entry(name, str(endpoint["id"]), digest, load_balanced)
         self.save()
 
     def save(self) -> None:
@@ -283,6 +297,7 @@ def _apply(root: Path, env: str, options: RunPodOptions) -> tuple[Plan, DeploySt
             if not options.confirm(question):
                 raise DeployError("deploy cancelled: nothing was changed")
         recorder = _Recorder(root, env, app, client.url, str(built.manifest.get("python_version", "")), _recorded(root, env))
+        recorder.start_from(remote, app=app, env=env, names=built.names)
         steps = _steps(client, built, remote, the_plan, recorder, app=app, env=env, api_key=key.value, say=say)
         for number, (label, step) in enumerate(steps, start=1):
             say(f"[{number}/{len(steps)}] {label}")
@@ -350,9 +365,7 @@ def _steps(
     for name in order:
         action = changing[name]
         if action.change is Change.KEEP and not built.manifest["resources"][name].get("makes_remote_calls"):
-            endpoint = remote.endpoints[name]
-            recorder.state.endpoints[name] = _kept(recorder, built, name, endpoint)
-            continue
+            continue  # recorded from RunPod's state already
         steps.append((f"{action.change.value if action.change is not Change.KEEP else 'check'} endpoint `{name}`",
                       _endpoint_step(client, built, remote, recorder, name, app=app, env=env, api_key=api_key)))
     removals = [(n, str(e["id"])) for n, e in sorted(remote.endpoints.items()) if n not in built.manifest["resources"]]
@@ -360,17 +373,6 @@ def _steps(
     for name, endpoint_id in removals:
         steps.append((f"delete endpoint `{name}` ({endpoint_id})", _removal_step(client, remote, recorder, name, endpoint_id, app=app, env=env)))
     return steps
-
-
-def _kept(recorder: _Recorder, built: Built, name: str, endpoint: dict) -> DeployedEndpoint:
-    load_balanced = bool(built.manifest["resources"][name].get("is_load_balanced"))
-    endpoint_id = str(endpoint["id"])
-    return DeployedEndpoint(
-        name=name, kind="load-balanced" if load_balanced else "queue",
-        digest=built.manifest.get("flashc", {}).get("endpoint_digests", {}).get(name, ""),
-        url=runtime_deployments.runpod_endpoint_url(endpoint_id, load_balanced=load_balanced),
-        package_dir="", python=recorder.python, endpoint_id=endpoint_id,
-    )
 
 
 def _endpoint_step(
