@@ -61,7 +61,7 @@ def runpod(s3_server, api_key, tmp_path, monkeypatch):
     """A fresh emulator; flashc (this process) points at it, with ``api_key`` in RUNPOD_API_KEY
     and a HOME of its own (no real ~/.runpod)."""
     for name in list(os.environ):
-        if name.startswith(("RUNPOD_", "FLASHC_ENDPOINT_URL_", "FLASHC_API_KEY")):
+        if name.startswith(("RUNPOD_", "FLASHC_ENDPOINT_URL_", "FLASHC_API_KEY")) or (name.startswith("FLASH_") and "IMAGE" in name):
             monkeypatch.delenv(name)
     work = tmp_path / "emulator"
     work.mkdir()

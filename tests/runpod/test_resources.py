@@ -12,7 +12,7 @@ KEY = "rpa_SECRETSECRETSECRET"
 
 def manifest(**gpu_overrides):
     gpu = {
-        "resource_type": "LiveServerless", "is_load_balanced": False, "makes_remote_calls": True,
+        "resource_type": "LiveServerless", "is_live_resource": True, "is_load_balanced": False, "makes_remote_calls": True,
         "imageName": "runpod/flash:py3.12-latest", "gpuIds": "ADA_24", "workersMin": 0, "workersMax": 3,
         "idleTimeout": 60, "scalerType": "QUEUE_DELAY", "scalerValue": 4, "minCudaVersion": "12.8",
         "locations": "US-CA-2,EU-RO-1", "env": {"MODEL": "small"},
@@ -79,3 +79,18 @@ def test_drift_names_each_field_and_masks_secrets():
     )
     same = {**want.template, "env": [{"key": k, "value": v} for k, v in want.template["env"].items()]}
     assert resources.drift(want, want.endpoint, same) == ()
+
+
+def test_live_images_follow_runpod_flash_overrides(monkeypatch):
+    def image():
+        return resources.desired(manifest(), "gpu", app="a", env="e", environment_id="x", endpoint_ids={}, api_key=KEY).template["imageName"]
+
+    for name in ("FLASH_GPU_IMAGE", "FLASH_IMAGE_TAG"):
+        monkeypatch.delenv(name, raising=False)
+    assert image() == "runpod/flash:py3.12-latest"
+    monkeypatch.setenv("FLASH_IMAGE_TAG", "1.21.0")
+    assert image() == "runpod/flash:py3.12-1.21.0"
+    monkeypatch.setenv("FLASH_GPU_IMAGE", "registry.example/flash:custom")
+    assert image() == "registry.example/flash:custom"
+    user = manifest(resource_type="ServerlessEndpoint", is_live_resource=False, imageName="me/worker:1")
+    assert resources.desired(user, "gpu", app="a", env="e", environment_id="x", endpoint_ids={}, api_key=KEY).template["imageName"] == "me/worker:1"

@@ -17,6 +17,7 @@ classes need the user's ``image``.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -86,7 +87,8 @@ def desired(
     extra = manifest.get("flashc", {}).get("endpoints", {}).get(name, {})
     digest = manifest.get("flashc", {}).get("endpoint_digests", {}).get(name, "")
     load_balanced = bool(resource.get("is_load_balanced"))
-    image = resource.get("imageName")
+    cpu = bool(resource.get("instanceIds"))
+    image = live_image(resource.get("imageName"), live=bool(resource.get("is_live_resource")), load_balanced=load_balanced, cpu=cpu)
     if not image:
         raise ResourceError(
             f"endpoint '{name}' ({resource.get('resource_type')}) has no image: a non-Live resource class runs "
@@ -115,7 +117,6 @@ def desired(
         "volumeInGb": 0,
         "env": environment,
     }
-    cpu = bool(resource.get("instanceIds"))
     endpoint: dict[str, Any] = {
         "name": name,
         "type": "LB" if load_balanced else "QB",
@@ -140,6 +141,32 @@ def desired(
     if resource.get("networkVolumeId"):
         endpoint["networkVolumeId"] = str(resource["networkVolumeId"])
     return Desired(name, load_balanced, digest, template, endpoint, calls_others)
+
+
+_IMAGE_VARIABLES = {
+    (False, False): "FLASH_GPU_IMAGE",
+    (False, True): "FLASH_CPU_IMAGE",
+    (True, False): "FLASH_LB_IMAGE",
+    (True, True): "FLASH_CPU_LB_IMAGE",
+}
+
+
+def live_image(image: object, *, live: bool, load_balanced: bool, cpu: bool) -> str | None:
+    """A Live class's worker image as runpod-flash picks it: ``FLASH_GPU_IMAGE`` (``FLASH_CPU_IMAGE``,
+    ``FLASH_LB_IMAGE``, ``FLASH_CPU_LB_IMAGE``) when set, else the build's image with its
+    ``latest`` tag replaced by ``FLASH_IMAGE_TAG`` when set. Read when deploying: a build
+    depends on the project only. Other classes keep the user's image."""
+    if not isinstance(image, str) or not image:
+        return None
+    if not live:
+        return image
+    override = os.environ.get(_IMAGE_VARIABLES[(load_balanced, cpu)], "").strip()
+    if override:
+        return override
+    tag = os.environ.get("FLASH_IMAGE_TAG", "").strip()
+    if tag and image.endswith("-latest"):
+        return image[: -len("latest")] + tag
+    return image
 
 
 def _url_variable(endpoint: str) -> str:
