@@ -62,6 +62,8 @@ class Plan:
         counts = {change: sum(1 for a in self.actions if a.change is change) for change in Change}
         changing = (Change.CREATE, Change.REPLACE, Change.UPDATE, Change.REMOVE)
         summary = ", ".join(f"{counts[c]} to {c.value}" for c in changing if counts[c])
+        if self.notes:
+            summary += (", " if summary else "") + f"{len(self.notes)} other step{'s' if len(self.notes) > 1 else ''}"
         lines.append(f"{self.target}/{self.env}: " + (summary or "nothing to change"))
         return "\n".join(lines) + "\n"
 

@@ -177,8 +177,8 @@ def test_the_cli_deletes_removed_endpoints_only_with_yes_when_it_cannot_ask(runp
     worker.write_text(source[: source.index('@Endpoint(name="cpu-worker-redact"')])
     (project / "main.py").write_text("")
     plan = flashc("deploy", str(project), "--target", "runpod", "--env", "prod", "--plan", "-q")
-    assert "  - remove  cpu-worker-redact  (no longer in the project (endpoint " in plan.output
-    assert plan.output.endswith("runpod/prod: 1 to remove\n")
+    assert "  - remove  cpu-worker-redact  (no longer in the project; endpoint " in plan.output
+    assert plan.output.endswith("runpod/prod: 1 to remove, 1 other step\n")
     refused = flashc("deploy", str(project), "--target", "runpod", "--env", "prod", "-q")
     assert refused.exit_code == 2 and "confirm with --yes (nothing was changed)" in refused.output
     assert len(runpod.store.endpoints) == 2

@@ -176,7 +176,7 @@ def test_plan_json_is_data(runpod, project):
         "notes": [],
         "empty": True,
         "actions": [
-            {"change": "keep", "endpoint": name, "reason": f"unchanged (endpoint {e.endpoint_id})", "fields": []}
+            {"change": "keep", "endpoint": name, "reason": f"unchanged; endpoint {e.endpoint_id}", "fields": []}
             for name, e in sorted(states.load(project, "production").endpoints.items())
         ],
     }

@@ -176,7 +176,7 @@ def compute_plan(built: Built, remote: Remote, *, app: str, env: str, api_key: s
     for name in sorted(set(built.names) | set(remote.endpoints)):
         endpoint = remote.endpoints.get(name)
         if name not in built.manifest["resources"]:
-            actions.append(Action(Change.REMOVE, name, f"no longer in the project (endpoint {endpoint['id']})"))  # type: ignore[index]
+            actions.append(Action(Change.REMOVE, name, f"no longer in the project; endpoint {endpoint['id']}"))  # type: ignore[index]
             continue
         want = resources.desired(built.manifest, name, app=app, env=env, environment_id=environment_id, endpoint_ids=ids, api_key=api_key)
         if endpoint is None:
@@ -186,11 +186,11 @@ def compute_plan(built: Built, remote: Remote, *, app: str, env: str, api_key: s
         if drifted:
             code_only = all(f.field == "code" for f in drifted)
             why = "its code changed: its workers roll onto the new build" if code_only else "its settings drifted"
-            actions.append(Action(Change.UPDATE, name, f"{why} (endpoint {endpoint['id']})", drifted))
+            actions.append(Action(Change.UPDATE, name, f"{why}; endpoint {endpoint['id']}", drifted))
         else:
-            actions.append(Action(Change.KEEP, name, f"unchanged (endpoint {endpoint['id']})"))
+            actions.append(Action(Change.KEEP, name, f"unchanged; endpoint {endpoint['id']}"))
     for duplicate in remote.duplicates:
-        actions.append(Action(Change.REMOVE, duplicate["name"], f"a second endpoint of that name (endpoint {duplicate['id']})"))
+        actions.append(Action(Change.REMOVE, duplicate["name"], f"a second endpoint of that name; endpoint {duplicate['id']}"))
     return Plan(env, TARGET, tuple(actions), tuple(notes))
 
 
