@@ -317,9 +317,9 @@ def build(path: Path, options: BuildOptions | None = None) -> BuildResult:
     return BuildResult(gate, result, tuple(sorted(e.name or "" for e in analysis.model.endpoints)), tuple(skipped))
 
 
-# --- deploy (the local target; docker and runpod are separate issues) ----------------------------
+# --- deploy (targets: local, runpod) ------------------------------------------------------------
 
-TARGETS = ("local",)
+TARGETS = ("local", "runpod")
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +335,12 @@ class DeployOptions:
     isolate: bool = True
     build_options: BuildOptions = field(default_factory=BuildOptions)
     progress: Callable[[str], None] | None = None
+    app: str | None = None
+    """RunPod: the app (default: the recorded one, else the project's name)."""
+    yes: bool = False
+    """RunPod: delete endpoints removed from the code without asking."""
+    confirm: Callable[[str], bool] | None = None
+    """RunPod: asked before deleting; None (not interactive) means deletes need ``yes``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,10 +354,40 @@ class DeployResult:
 
 def _target(name: str):  # type: ignore[no-untyped-def]
     if name not in TARGETS:
-        raise FlashcError(f"unknown deploy target {name!r}; available: {', '.join(TARGETS)} (docker and runpod are not available yet)")
+        raise FlashcError(f"unknown deploy target {name!r}; available: {', '.join(TARGETS)}")
+    if name == "runpod":
+        from .deploy.runpod import target as runpod_target
+
+        return runpod_target
     from .deploy.local import target
 
     return target
+
+
+def _runpod_options(options: DeployOptions):  # type: ignore[no-untyped-def]
+    from .deploy.runpod.target import RunPodOptions
+
+    return RunPodOptions(app=options.app, yes=options.yes, confirm=options.confirm, progress=options.progress)
+
+
+def _same_target(root: Path, env: str, target: str) -> None:
+    """One environment name is one deployment: deploying it to a second target would lose the first."""
+    recorded = _recorded_target(root, env)
+    if recorded != target and (root / ".flash" / "deployments" / f"{env}.json").is_file():
+        raise FlashcError(
+            f"`{env}` is deployed to the {recorded} target; `flashc undeploy --env {env}` it first, or deploy to another --env"
+        )
+
+
+def _recorded_target(root: Path, env: str) -> str:
+    """The target a recorded deployment of ``env`` went to (``local`` when none is recorded)."""
+    from .deploy import state as states
+
+    try:
+        recorded = states.load(root, env)
+    except states.StateError:
+        return "local"
+    return recorded.target if recorded is not None and recorded.target in TARGETS else "local"
 
 
 def deploy(path: Path, options: DeployOptions | None = None) -> DeployResult:
@@ -366,12 +402,18 @@ def deploy(path: Path, options: DeployOptions | None = None) -> DeployResult:
     target = _target(options.target)
     root = find_project_root(path.resolve())
     with states.locked(root, options.env, progress=options.progress):
+        _same_target(root, options.env, options.target)
         built = None
         if options.build:
             # A dry run builds too: the plan compares what the sources compile to now.
             built = build(root, replace(options.build_options, progress=options.progress))
             if built.failed:
                 return DeployResult(plan=None, build=built)
+        if options.target == "runpod":
+            if options.dry_run:
+                return DeployResult(plan=target.plan(root, options.env, _runpod_options(options)), build=built)
+            plan, recorded = target.apply(root, options.env, _runpod_options(options))
+            return DeployResult(plan=plan, state=recorded, build=built)
         if options.dry_run:
             return DeployResult(plan=target.plan(root, options.env))
         plan, recorded = target.apply(
@@ -380,32 +422,57 @@ def deploy(path: Path, options: DeployOptions | None = None) -> DeployResult:
     return DeployResult(plan=plan, state=recorded, build=built)
 
 
-def undeploy(path: Path, env: str = "default", *, all_envs: bool = False) -> list[str]:
+def undeploy(
+    path: Path, env: str = "default", *, all_envs: bool = False, target: str | None = None, app: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[str]:
     """Stop what deployments started and forget them; returns the environments removed.
 
-    Works when a recorded state is unreadable, and stops the supervisor of a deploy that was
-    interrupted before it recorded one.
+    ``target`` None: the target each environment's record names (local when none). The local
+    target works when a recorded state is unreadable, and stops the supervisor of a deploy
+    that was interrupted before it recorded one; the RunPod target deletes the environment's
+    endpoints found on RunPod.
     """
     from . import package
     from .deploy import state as states
-    from .deploy.local import target
+    from .deploy.local import target as local_target
 
     root = find_project_root(path.resolve())
     package.recover_output(root)  # a build killed mid-swap may hold the deployments
     envs = states.environments(root) if all_envs else [env]
-    return [name for name in envs if target.destroy(root, name)]
+    removed = []
+    for name in envs:
+        chosen = target or _recorded_target(root, name)
+        if chosen == "runpod":
+            from .deploy.runpod.target import RunPodOptions, destroy
+
+            done = destroy(root, name, RunPodOptions(app=app, progress=progress))
+        else:
+            _target(chosen)
+            done = local_target.destroy(root, name)
+        if done:
+            removed.append(name)
+    return removed
 
 
 def deployment_status(path: Path, env: str = "default") -> dict:
     from .deploy.local import target
 
-    return target.status(find_project_root(path.resolve()), env)
+    root = find_project_root(path.resolve())
+    if _recorded_target(root, env) == "runpod":
+        from .deploy.runpod import target as runpod_target
+
+        return runpod_target.status(root, env)
+    return target.status(root, env)
 
 
 def log_path(path: Path, endpoint: str | None, env: str = "default") -> Path:
     from .deploy.local import target
 
-    return target.log_file(find_project_root(path.resolve()), env, endpoint)
+    root = find_project_root(path.resolve())
+    if _recorded_target(root, env) == "runpod":
+        raise FlashcError(f"`{env}` runs on RunPod: its worker logs are in the RunPod console (`flashc logs` reads local deployments)")
+    return target.log_file(root, env, endpoint)
 
 
 def client_environment(path: Path, env: str = "default") -> dict[str, str]:
@@ -416,6 +483,12 @@ def client_environment(path: Path, env: str = "default") -> dict[str, str]:
 
     root = find_project_root(path.resolve())
     deployed = states.load(root, env)
+    if deployed is not None and deployed.target == "runpod":
+        from .deploy.runpod import target as runpod_target
+
+        client = root / ".flash" / "client"
+        pythonpath = os.pathsep.join([str(client), str(root), *filter(None, [os.environ.get("PYTHONPATH")])])
+        return {"PYTHONPATH": pythonpath, "FLASHC_ENV": env, **runpod_target.client_environment(root, env)}
     if deployed is None or not target.is_running(deployed):
         raise FlashcError(f"nothing is running in `{env}`; `flashc deploy --env {env}` deploys the project first")
     client = root / ".flash" / "client"
@@ -427,3 +500,76 @@ def client_environment(path: Path, env: str = "default") -> dict[str, str]:
     for name, url in deployed.endpoint_urls().items():
         variables["FLASHC_ENDPOINT_URL_" + "".join(c if c.isalnum() else "_" for c in name.upper())] = url
     return variables
+
+
+# --- RunPod apps, environments, credentials --------------------------------------------------------
+
+
+def runpod_login(api_key: str) -> Path:
+    """Store the RunPod API key in ``~/.runpod/config.toml`` (mode 0600); returns the path."""
+    from .deploy.runpod import credentials
+
+    return credentials.login(api_key)
+
+
+def runpod_project_root(path: Path | None) -> Path | None:
+    """The project of ``path`` (its ``.env`` may hold the key), or None outside any project."""
+    try:
+        return find_project_root((path or Path.cwd()).resolve())
+    except FlashcError:
+        return None
+
+
+def runpod_default_app(root: Path | None) -> str:
+    """The app a project deploys to by default: its name (the manifest's ``project_name``)."""
+    if root is None:
+        raise FlashcError("name the app with --app (no project here to take its name from)")
+    return load_config(root).app or root.name
+
+
+def runpod_apps(path: Path | None = None) -> list[dict]:
+    from .deploy.runpod import apps
+
+    return apps.list_apps(runpod_project_root(path))
+
+
+def runpod_app(name: str, path: Path | None = None) -> dict:
+    from .deploy.runpod import apps
+
+    return apps.get_app(runpod_project_root(path), name)
+
+
+def runpod_delete_app(name: str, path: Path | None = None, progress: Callable[[str], None] | None = None) -> list[str]:
+    from .deploy.runpod import apps
+
+    return apps.delete_app(runpod_project_root(path), name, progress=progress)
+
+
+def runpod_environments(app: str | None, path: Path | None = None) -> list[dict]:
+    from .deploy.runpod import apps
+
+    root = runpod_project_root(path)
+    return apps.list_environments(root, app or runpod_default_app(root))
+
+
+def runpod_create_environment(name: str, app: str | None, path: Path | None = None) -> dict:
+    from .deploy.runpod import apps
+
+    root = runpod_project_root(path)
+    return apps.create_environment(root, app or runpod_default_app(root), name)
+
+
+def runpod_environment(name: str, app: str | None, path: Path | None = None) -> dict:
+    from .deploy.runpod import apps
+
+    root = runpod_project_root(path)
+    return apps.environment_info(root, app or runpod_default_app(root), name)
+
+
+def runpod_delete_environment(
+    name: str, app: str | None, path: Path | None = None, progress: Callable[[str], None] | None = None
+) -> list[str]:
+    from .deploy.runpod import apps
+
+    root = runpod_project_root(path)
+    return apps.delete_environment(root, app or runpod_default_app(root), name, progress=progress)

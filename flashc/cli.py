@@ -312,9 +312,12 @@ ENV_OPTION = typer.Option("default", "--env", "-e", help="The deployment environ
 @app.command()
 def deploy(
     path: Path = typer.Argument(Path("."), help="The project directory (or a file in it)."),
-    target: str = typer.Option("local", "--target", help="Where to deploy: local (this machine)."),
+    target: str = typer.Option("local", "--target", help="Where to deploy: local (this machine) or runpod (RunPod serverless)."),
     env: str = ENV_OPTION,
     plan: bool = typer.Option(False, "--plan", help="Show what would change, change nothing."),
+    format: TextOrJson = typer.Option(TextOrJson.text, "--format", help="Output format of the plan."),
+    app_name: Optional[str] = typer.Option(None, "--app", help="RunPod: the app (default: the project's name)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="RunPod: delete endpoints removed from the code without asking."),
     no_build: bool = typer.Option(False, "--no-build", help="Deploy the existing build as it is."),
     no_isolate: bool = typer.Option(False, "--no-isolate", help="Run every endpoint with flashc's own Python instead of its own environment."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address the local supervisor listens on."),
@@ -329,7 +332,7 @@ def deploy(
 
     options = api.DeployOptions(
         env=env, target=target, build=not no_build, dry_run=plan, host=host, port=port, isolate=not no_isolate, progress=progress,
-        build_options=api.BuildOptions(progress=progress),
+        build_options=api.BuildOptions(progress=progress), app=app_name, yes=yes, confirm=_confirmer(),
     )
     result = _run(lambda: api.deploy(path, options))
     if result.build is not None and result.build.failed:
@@ -337,8 +340,15 @@ def deploy(
         typer.echo(diagnostics_render.summary(result.build.gate.diagnostics))
         typer.echo("Deploy stopped: the build found errors.", err=True)
         raise typer.Exit(1)
-    typer.echo(result.plan.render(), nl=False)  # type: ignore[union-attr]
-    if result.state is not None:
+    if format is TextOrJson.json:
+        typer.echo(json.dumps(result.plan.to_dict(), indent=2, sort_keys=True))  # type: ignore[union-attr]
+    else:
+        typer.echo(result.plan.render(), nl=False)  # type: ignore[union-attr]
+    if result.state is not None and target == "runpod":
+        from .cli_runpod import report_deployed
+
+        report_deployed(result.state, env, json_output=format is TextOrJson.json)
+    elif result.state is not None and format is TextOrJson.text:
         deployed = result.state
         typer.echo(f"Deployed to {deployed.target}/{deployed.env} at {deployed.url}")  # type: ignore[attr-defined]
         for name, url in deployed.endpoint_urls().items():  # type: ignore[attr-defined]
@@ -396,9 +406,11 @@ def undeploy(
     path: Path = typer.Argument(Path("."), help="The project directory."),
     env: str = ENV_OPTION,
     all_envs: bool = typer.Option(False, "--all", help="Every environment of the project."),
+    target: Optional[str] = typer.Option(None, "--target", help="local or runpod (default: the target the environment was deployed to)."),
+    app_name: Optional[str] = typer.Option(None, "--app", help="RunPod: the app (default: the recorded one, else the project's name)."),
 ) -> None:
-    """Stop everything a deployment started and remove its state."""
-    removed = _run(lambda: api.undeploy(path, env, all_envs=all_envs))
+    """Stop everything a deployment started and remove its state (RunPod: delete the environment's endpoints)."""
+    removed = _run(lambda: api.undeploy(path, env, all_envs=all_envs, target=target, app=app_name, progress=lambda m: typer.echo(f"  {m}", err=True)))
     typer.echo(f"Undeployed {', '.join(removed)}." if removed else "Nothing was deployed.")
 
 
@@ -519,6 +531,13 @@ def lsp() -> None:
     language_server.start()
 
 
+def _confirmer():  # type: ignore[no-untyped-def]
+    """A yes/no question on the terminal, or None when stdin is not one (then deletes need --yes)."""
+    if not sys.stdin.isatty():
+        return None
+    return lambda question: typer.confirm(question, default=False)
+
+
 def _run(action):  # type: ignore[no-untyped-def]
     """Run an api call, turning flashc's own failures into a message and exit code 2.
 
@@ -557,6 +576,11 @@ def _print_traceback() -> None:
     import traceback
 
     typer.echo(_redact(traceback.format_exc()).rstrip("\n"), err=True)
+
+
+from .cli_runpod import register as _register_runpod  # noqa: E402 -- needs app and _run above
+
+_register_runpod(app)
 
 
 def main() -> None:

@@ -54,6 +54,8 @@ class DeployedEndpoint:
     """Base URL: ``.../v2/<name>`` (queue) or ``.../lb/<name>`` (load-balanced)."""
     package_dir: str
     python: str
+    endpoint_id: str = ""
+    """The target's own id for it (RunPod's endpoint id); empty for the local target."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,8 @@ class DeployState:
     endpoints: dict[str, DeployedEndpoint] = field(default_factory=dict)
     spec: str = ""
     log_dir: str = ""
+    remote: dict = field(default_factory=dict)
+    """Target-specific records (RunPod: app, environment, build and template ids); JSON values."""
     schema_version: int = SCHEMA_VERSION
 
     def endpoint_urls(self) -> dict[str, str]:
@@ -102,6 +106,7 @@ def load(root: Path, env: str) -> DeployState | None:
 
 _STATE_FIELDS = {"env": str, "target": str, "url": str, "token": str, "pid": int, "spec": str, "log_dir": str}
 _ENDPOINT_FIELDS = {f.name: str for f in fields(DeployedEndpoint)}
+_ENDPOINT_REQUIRED = tuple(name for name in _ENDPOINT_FIELDS if name != "endpoint_id")
 
 
 def _parse(data: object, env: str) -> DeployState:
@@ -123,8 +128,11 @@ def _parse(data: object, env: str) -> DeployState:
     for name, value in raw.items():
         if not isinstance(value, dict):
             raise ValueError(f"endpoint {name!r} must be an object, not {type(value).__name__}")
-        endpoints[name] = DeployedEndpoint(**_fields(value, _ENDPOINT_FIELDS, f"endpoint {name!r}: ", required=tuple(_ENDPOINT_FIELDS)))
-    return DeployState(**values, endpoints=endpoints)
+        endpoints[name] = DeployedEndpoint(**_fields(value, _ENDPOINT_FIELDS, f"endpoint {name!r}: ", required=_ENDPOINT_REQUIRED))
+    remote = data.get("remote", {})
+    if not isinstance(remote, dict):
+        raise ValueError(f"'remote' must be an object, not {type(remote).__name__}")
+    return DeployState(**values, endpoints=endpoints, remote=remote)
 
 
 def _fields(data: dict, types: dict[str, type], where: str, required: tuple[str, ...]) -> dict:
