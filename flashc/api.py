@@ -317,9 +317,9 @@ def build(path: Path, options: BuildOptions | None = None) -> BuildResult:
     return BuildResult(gate, result, tuple(sorted(e.name or "" for e in analysis.model.endpoints)), tuple(skipped))
 
 
-# --- deploy (the local target; docker and runpod are separate issues) ----------------------------
+# --- deploy: the local target (default) and the docker target ---------------------------------
 
-TARGETS = ("local",)
+TARGETS = ("local", "docker")
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +333,8 @@ class DeployOptions:
     host: str = "127.0.0.1"
     port: int = 0
     isolate: bool = True
+    push: str | None = None
+    """Docker target: push every endpoint's image to this registry."""
     build_options: BuildOptions = field(default_factory=BuildOptions)
     progress: Callable[[str], None] | None = None
 
@@ -348,10 +350,25 @@ class DeployResult:
 
 def _target(name: str):  # type: ignore[no-untyped-def]
     if name not in TARGETS:
-        raise FlashcError(f"unknown deploy target {name!r}; available: {', '.join(TARGETS)} (docker and runpod are not available yet)")
+        raise FlashcError(f"unknown deploy target {name!r}; available: {', '.join(TARGETS)} (runpod is not available yet)")
+    if name == "docker":
+        from .deploy.docker import target as docker_target
+
+        return docker_target
     from .deploy.local import target
 
     return target
+
+
+def _recorded_target(root: Path, env: str):  # type: ignore[no-untyped-def]
+    """The target module of ``env``'s recorded deployment (local when nothing says otherwise)."""
+    from .deploy import state as states
+
+    try:
+        deployed = states.load(root, env)
+    except states.StateError:
+        deployed = None
+    return _target(deployed.target if deployed is not None and deployed.target in TARGETS else "local")
 
 
 def deploy(path: Path, options: DeployOptions | None = None) -> DeployResult:
@@ -366,6 +383,12 @@ def deploy(path: Path, options: DeployOptions | None = None) -> DeployResult:
     target = _target(options.target)
     root = find_project_root(path.resolve())
     with states.locked(root, options.env, progress=options.progress):
+        recorded = states.load(root, options.env)
+        if recorded is not None and recorded.target != options.target:
+            raise FlashcError(
+                f"`{options.env}` is deployed to the {recorded.target} target; `flashc undeploy --env {options.env}` "
+                f"first, or deploy to another --env"
+            )
         built = None
         if options.build:
             # A dry run builds too: the plan compares what the sources compile to now.
@@ -374,10 +397,26 @@ def deploy(path: Path, options: DeployOptions | None = None) -> DeployResult:
                 return DeployResult(plan=None, build=built)
         if options.dry_run:
             return DeployResult(plan=target.plan(root, options.env))
-        plan, recorded = target.apply(
-            root, options.env, target.LocalOptions(host=options.host, port=options.port, isolate=options.isolate, progress=options.progress)
-        )
+        if options.target == "docker":
+            plan, recorded = target.apply(root, options.env, target.DockerOptions(push=options.push, progress=options.progress))
+        else:
+            plan, recorded = target.apply(
+                root, options.env, target.LocalOptions(host=options.host, port=options.port, isolate=options.isolate, progress=options.progress)
+            )
     return DeployResult(plan=plan, state=recorded, build=built)
+
+
+def build_images(path: Path, options: BuildOptions | None = None, *, push: str | None = None) -> tuple[BuildResult, list[tuple[str, str, bool]]]:
+    """``flashc build --image``: build, then one Docker image per endpoint (pushed to ``push``);
+    returns the build and ``(endpoint, image reference, newly built)`` per endpoint."""
+    from .deploy.docker import target as docker_target
+
+    options = options or BuildOptions()
+    built = build(path, options)
+    if built.failed:
+        return built, []
+    root = find_project_root(path.resolve())
+    return built, docker_target.build_images(root, docker_target.DockerOptions(push=push, progress=options.progress))
 
 
 def undeploy(path: Path, env: str = "default", *, all_envs: bool = False) -> list[str]:
@@ -388,35 +427,31 @@ def undeploy(path: Path, env: str = "default", *, all_envs: bool = False) -> lis
     """
     from . import package
     from .deploy import state as states
-    from .deploy.local import target
 
     root = find_project_root(path.resolve())
     package.recover_output(root)  # a build killed mid-swap may hold the deployments
     envs = states.environments(root) if all_envs else [env]
-    return [name for name in envs if target.destroy(root, name)]
+    return [name for name in envs if _recorded_target(root, name).destroy(root, name)]
 
 
 def deployment_status(path: Path, env: str = "default") -> dict:
-    from .deploy.local import target
-
-    return target.status(find_project_root(path.resolve()), env)
+    root = find_project_root(path.resolve())
+    return _recorded_target(root, env).status(root, env)
 
 
 def log_path(path: Path, endpoint: str | None, env: str = "default") -> Path:
-    from .deploy.local import target
-
-    return target.log_file(find_project_root(path.resolve()), env, endpoint)
+    root = find_project_root(path.resolve())
+    return _recorded_target(root, env).log_file(root, env, endpoint)
 
 
 def client_environment(path: Path, env: str = "default") -> dict[str, str]:
     """What ``flashc run`` puts in a script's environment: the compiled client first on the
     import path, each endpoint's URL and the deployment's token."""
     from .deploy import state as states
-    from .deploy.local import target
 
     root = find_project_root(path.resolve())
     deployed = states.load(root, env)
-    if deployed is None or not target.is_running(deployed):
+    if deployed is None or not _recorded_target(root, env).is_running(deployed):
         raise FlashcError(f"nothing is running in `{env}`; `flashc deploy --env {env}` deploys the project first")
     client = root / ".flash" / "client"
     variables = {

@@ -54,6 +54,12 @@ class DeployedEndpoint:
     """Base URL: ``.../v2/<name>`` (queue) or ``.../lb/<name>`` (load-balanced)."""
     package_dir: str
     python: str
+    port: int = 0
+    """Docker target: the host port its container serves on (0 for the local target)."""
+    image: str = ""
+    """Docker target: the image (tagged by content digest) its container runs."""
+    container: str = ""
+    """Docker target: the container's id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +107,8 @@ def load(root: Path, env: str) -> DeployState | None:
 
 
 _STATE_FIELDS = {"env": str, "target": str, "url": str, "token": str, "pid": int, "spec": str, "log_dir": str}
-_ENDPOINT_FIELDS = {f.name: str for f in fields(DeployedEndpoint)}
+_ENDPOINT_FIELDS = {f.name: (int if f.name == "port" else str) for f in fields(DeployedEndpoint)}
+_ENDPOINT_REQUIRED = ("name", "kind", "digest", "url", "package_dir", "python")
 
 
 def _parse(data: object, env: str) -> DeployState:
@@ -123,7 +130,7 @@ def _parse(data: object, env: str) -> DeployState:
     for name, value in raw.items():
         if not isinstance(value, dict):
             raise ValueError(f"endpoint {name!r} must be an object, not {type(value).__name__}")
-        endpoints[name] = DeployedEndpoint(**_fields(value, _ENDPOINT_FIELDS, f"endpoint {name!r}: ", required=tuple(_ENDPOINT_FIELDS)))
+        endpoints[name] = DeployedEndpoint(**_fields(value, _ENDPOINT_FIELDS, f"endpoint {name!r}: ", required=_ENDPOINT_REQUIRED))
     return DeployState(**values, endpoints=endpoints)
 
 
