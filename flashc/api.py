@@ -389,6 +389,8 @@ def deploy(path: Path, options: DeployOptions | None = None) -> DeployResult:
                 f"`{options.env}` is deployed to the {recorded.target} target; `flashc undeploy --env {options.env}` "
                 f"first, or deploy to another --env"
             )
+        if options.target == "docker":
+            target.connect()  # no engine: say so before building
         built = None
         if options.build:
             # A dry run builds too: the plan compares what the sources compile to now.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import tarfile
@@ -36,6 +37,10 @@ SKIPPED = ("__pycache__", "_deps")
 """Names not copied with the handler package (``_deps`` goes in its own layer)."""
 _REPOSITORY_CHARACTERS = re.compile(r"[^a-z0-9._-]+")
 OUTPUT_LINES_IN_ERRORS = 15
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+"""The builder colours a step's error output."""
+_BUILDER_CHATTER = ("---> ", "Removing intermediate container")
+"""The classic builder's lines about its own intermediate containers: not shown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +104,7 @@ def render_dockerfile(
         base_image=base,
         system_dependencies=system_dependencies,
         has_dependencies=has_dependencies,
-        labels=sorted(labels.items()),
+        labels=[f"{key}={json.dumps(value)}" for key, value in sorted(labels.items())],
         flashc_version=__version__,
     )
 
@@ -181,20 +186,30 @@ def build(client: Any, image: EndpointImage, progress: Progress | None = None) -
 def _follow_build(stream: Iterator[dict[str, Any]], image: EndpointImage, say: Progress) -> None:
     step = ""
     recent: list[str] = []
+    pending = ""  # the engine splits lines across chunks: only whole lines are shown
+
+    def whole_lines(text: str) -> list[str]:
+        nonlocal pending
+        pending += text
+        *lines, pending = pending.split("\n")
+        return lines
+
     for chunk in stream:
         text = chunk.get("stream")
-        if isinstance(text, str):
-            for line in text.splitlines():
-                line = line.rstrip()
-                if not line:
-                    continue
-                if line.startswith("Step "):
-                    step = line
-                    recent = []
-                else:
-                    recent = [*recent[-(OUTPUT_LINES_IN_ERRORS - 1):], line]
-                say(f"  [{image.endpoint}] {line}")
         error = chunk.get("error") or (chunk.get("errorDetail") or {}).get("message")
+        lines = whole_lines(_ANSI_ESCAPE.sub("", text)) if isinstance(text, str) else []
+        if error and pending:
+            lines, pending = [*lines, pending], ""
+        for line in lines:
+            line = line.rstrip()
+            if not line.strip() or line.lstrip().startswith(_BUILDER_CHATTER):
+                continue
+            if line.startswith("Step "):
+                step = line
+                recent = []
+            else:
+                recent = [*recent[-(OUTPUT_LINES_IN_ERRORS - 1):], line]
+            say(f"  [{image.endpoint}] {line}")
         if error:
             where = f" at `{step.split(' : ', 1)[-1]}` ({step.split(' : ', 1)[0]})" if step else ""
             output = "".join(f"\n    {line}" for line in recent)
