@@ -169,3 +169,15 @@ def test_state_records_ports_images_and_containers_and_reads_older_files(tmp_pat
     states.state_path(tmp_path, "dev").write_text(json.dumps(document))
     with pytest.raises(states.StateError, match="endpoint 'w': field 'port' must be an integer, not str"):
         states.load(tmp_path, "dev")
+
+
+def test_an_environment_deployed_to_one_target_is_not_redeployed_to_another(tmp_path: Path) -> None:
+    from flashc import api
+    from flashc.errors import FlashcError
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "t"\nversion = "0"\n')
+    states.save(tmp_path, states.DeployState(env="dev", target="docker", url="unix:///x.sock", token="t", pid=0))
+    with pytest.raises(FlashcError, match=r"^`dev` is deployed to the docker target; `flashc undeploy --env dev` first, or deploy to another --env$"):
+        api.deploy(tmp_path, api.DeployOptions(env="dev", target="local"))
+    with pytest.raises(FlashcError, match=r"^unknown deploy target 'k8s'; available: local, docker \(runpod is not available yet\)$"):
+        api.deploy(tmp_path, api.DeployOptions(env="dev", target="k8s"))
