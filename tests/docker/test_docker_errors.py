@@ -172,3 +172,19 @@ def test_build_image_and_push_to_a_registry(engine, make_project, registry: str)
     finally:
         for image in engine.images.list(filters={"label": "org.flashc.app=solo"}):
             engine.images.remove(image.id, force=True)
+
+
+def test_python_version_of_a_base_image_is_asked_of_python3_when_it_does_not_say(engine) -> None:
+    from flashc.deploy.docker import engine as engines
+
+    made = []
+    try:
+        for tag, extra in (("flashc-test/py-unsaid:1", ""), ("flashc-test/no-python:1", "RUN rm -f /usr/bin/python3*\n")):
+            dockerfile = f'FROM {BASE_IMAGE}\nENV PYTHON_VERSION=""\n{extra}'
+            made.append(engine.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True, network_mode="none")[0])
+        assert engines.python_version(engine, made[0]) == "3.11"
+        with pytest.raises(engines.DockerError, match=r"^the base image flashc-test/no-python:1 has no working `python3` \("):
+            engines.python_version(engine, made[1])
+    finally:
+        for image in reversed(made):  # the second is built on the first
+            engine.images.remove(image.id, force=True)

@@ -27,7 +27,6 @@ from typing import Any
 
 from ... import package
 from ...config import load_config
-from ...errors import FlashcError
 from .. import redaction
 from .. import state as states
 from ..local.target import Built
@@ -35,6 +34,8 @@ from ..plan import Action, Change, Plan
 from ..state import DeployedEndpoint, DeployState
 from . import containers, images, ports
 from .engine import DockerError, connect, engine_host
+
+__all__ = ["TARGET", "DockerError", "DockerOptions", "apply", "build_images", "connect", "destroy", "is_running", "log_file", "plan", "status"]
 
 TARGET = "docker"
 Progress = Callable[[str], None]
@@ -257,7 +258,7 @@ def _state(env: str, token: str, workspace: Path, endpoints: dict[str, DeployedE
 # --- status, logs, undeploy --------------------------------------------------------------------
 
 
-def is_running(deployed: DeployState | None, root: Path | None = None) -> bool:
+def is_running(deployed: DeployState | None) -> bool:
     """Whether every recorded container exists and runs (False when no engine answers)."""
     if deployed is None or not deployed.endpoints:
         return False
@@ -350,5 +351,3 @@ def _by_recorded_id(client: Any, container_id: str, env: str) -> Any | None:
         return None
     return container if container.labels.get(containers.ENV) == env and containers.PROJECT in container.labels else None
 
-
-__all__ = ["TARGET", "DockerError", "DockerOptions", "FlashcError", "apply", "build_images", "destroy", "is_running", "log_file", "plan", "status"]
