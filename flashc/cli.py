@@ -302,7 +302,12 @@ def build(
     else:
         result = _run(lambda: api.build(path, options))
     if format is TextOrJson.json:
-        typer.echo(build_render.render_json(result), nl=False)
+        document = build_render.render_json(result)
+        if image:
+            loaded = json.loads(document)
+            loaded["images"] = [{"endpoint": e, "image": r, "built": m} for e, r, m in built_images]
+            document = json.dumps(loaded, indent=2, ensure_ascii=False) + "\n"
+        typer.echo(document, nl=False)
     elif result.failed:
         output = diagnostics_render.render_text(result.gate.diagnostics, _line_reader(result.gate))
         typer.echo(output)

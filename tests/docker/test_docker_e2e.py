@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from docker_support import BASE_IMAGE, flashc
+from flashc.deploy.docker import containers
 
 pytestmark = pytest.mark.network  # the load-balanced endpoint's client dependency (httpx) comes from PyPI
 
@@ -49,12 +50,17 @@ def test_deploy_call_redeploy_change_one_and_undeploy(engine, two_endpoints: Pat
         engine.containers.create(BASE_IMAGE, ["sleep", "600"], labels={"org.flashc.project": "0" * 16, "org.flashc.env": "e2e"}),
     ]
     containers_before, networks_before = _snapshot(engine)
+    # What an interrupted deploy of this environment could have left: removed by the next deploy.
+    stray = engine.containers.create(BASE_IMAGE, ["sleep", "600"], labels={
+        "org.flashc.project": containers.project_id(root), "org.flashc.env": "e2e", "org.flashc.endpoint": "two-worker",
+    })
     try:
         first = flashc("deploy", "--target", "docker", "--env", "e2e", cwd=root, env=caches)
         assert first.returncode == 0, first.stdout + first.stderr
         assert _plan_lines(first.stdout) == ["+ create  two-api  (new endpoint)", "+ create  two-worker  (new endpoint)"]
         assert "building the image of `two-api`" in first.stderr and "building the image of `two-worker`" in first.stderr
         assert "Successfully tagged flashc/docker-two-two-worker:" in first.stderr  # build output streamed as progress
+        assert f"removing stray container {stray.name}" in first.stderr
 
         state = json.loads((root / ".flash/deployments/e2e.json").read_text())
         assert state["target"] == "docker" and state["pid"] == 0

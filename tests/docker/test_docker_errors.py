@@ -167,6 +167,8 @@ def test_build_image_and_push_to_a_registry(engine, make_project, registry: str)
         assert again.returncode == 0, again.stderr
         assert f"  image solo: flashc/solo-solo:{tag} (up to date)" in again.stdout.splitlines()
         assert "building the image" not in again.stderr
+        as_json = flashc("build", "--image", "--format", "json", cwd=root)
+        assert json.loads(as_json.stdout)["images"] == [{"endpoint": "solo", "image": f"flashc/solo-solo:{tag}", "built": False}]
         built = json.loads((root / ".flash/flash_manifest.json").read_text())
         assert sorted(built["resources"]) == ["solo"]
     finally:
