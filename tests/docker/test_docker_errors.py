@@ -180,6 +180,7 @@ def test_python_version_of_a_base_image_is_asked_of_python3_when_it_does_not_say
     from flashc.deploy.docker import engine as engines
 
     made = []
+    before = {c.id for c in engine.containers.list(all=True)}
     try:
         for tag, extra in (("flashc-test/py-unsaid:1", ""), ("flashc-test/no-python:1", "RUN rm -f /usr/bin/python3*\n")):
             dockerfile = f'FROM {BASE_IMAGE}\nENV PYTHON_VERSION=""\n{extra}'
@@ -187,6 +188,7 @@ def test_python_version_of_a_base_image_is_asked_of_python3_when_it_does_not_say
         assert engines.python_version(engine, made[0]) == "3.11"
         with pytest.raises(engines.DockerError, match=r"^the base image flashc-test/no-python:1 has no working `python3` \("):
             engines.python_version(engine, made[1])
+        assert {c.id for c in engine.containers.list(all=True)} == before  # the probes' containers are gone
     finally:
         for image in reversed(made):  # the second is built on the first
             engine.images.remove(image.id, force=True)

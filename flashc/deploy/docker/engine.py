@@ -78,17 +78,30 @@ def python_version(client: docker.DockerClient, image: Any) -> str:
             found = ".".join(value.split(".")[:2])
             break
     else:
-        try:
-            output = client.containers.run(
-                image.id, ["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                remove=True, network_mode="none", entrypoint=[],
-            )
-        except Exception as error:  # noqa: BLE001 -- any failure means: no usable python3
-            tags = ", ".join(image.tags) or image.short_id
-            raise DockerError(f"the base image {tags} has no working `python3` ({_short(error)}); flashc's images run the endpoint with it") from None
-        found = output.decode("utf-8", errors="replace").strip()
+        found = _ask_python(client, image)
     _python_versions[image.id] = found
     return found
+
+
+def _ask_python(client: docker.DockerClient, image: Any) -> str:
+    """Run ``python3`` in a throw-away container of ``image`` (no network), removed whatever happens."""
+    tags = ", ".join(image.tags) or image.short_id
+    container = None
+    try:
+        container = client.containers.create(
+            image.id, ["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], network_mode="none", entrypoint=[],
+        )
+        container.start()
+        code = container.wait(timeout=120).get("StatusCode")
+        output = container.logs(stdout=True, stderr=False).decode("utf-8", errors="replace").strip()
+        if code != 0 or not output:
+            raise RuntimeError(f"exit code {code}: {container.logs(tail=3).decode('utf-8', errors='replace').strip()}")
+        return output
+    except Exception as error:  # noqa: BLE001 -- any failure means: no usable python3
+        raise DockerError(f"the base image {tags} has no working `python3` ({_short(error)}); flashc's images run the endpoint with it") from None
+    finally:
+        if container is not None:
+            container.remove(force=True)
 
 
 def _short(error: BaseException) -> str:
