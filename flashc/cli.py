@@ -406,6 +406,7 @@ def logs(
         if not follow:
             return
         time.sleep(0.5)
+        file = _run(lambda: api.log_path(path, endpoint, env))  # the docker target refreshes it
 
 
 @app.command()

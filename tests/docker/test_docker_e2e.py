@@ -93,6 +93,11 @@ def test_deploy_call_redeploy_change_one_and_undeploy(engine, two_endpoints: Pat
             n: ("running", e["port"], e["image"]) for n, e in endpoints.items()
         }
 
+        logs = flashc("logs", "two-worker", "--env", "e2e", cwd=root)
+        assert logs.returncode == 0, logs.stderr
+        assert logs.stdout.splitlines()[0] == f"flashc: serving on http://127.0.0.1:{endpoints['two-worker']['port']}"
+        assert sum(" count done in " in line for line in logs.stdout.splitlines()) == 4  # two calls from each run
+
         # Unchanged: nothing rebuilt, nothing restarted.
         again = flashc("deploy", "--target", "docker", "--env", "e2e", cwd=root, env=caches)
         assert again.returncode == 0, again.stdout + again.stderr
