@@ -317,9 +317,9 @@ def build(path: Path, options: BuildOptions | None = None) -> BuildResult:
     return BuildResult(gate, result, tuple(sorted(e.name or "" for e in analysis.model.endpoints)), tuple(skipped))
 
 
-# --- deploy (targets: local, runpod) ------------------------------------------------------------
+# --- deploy: the local target (default), docker and runpod ---------------------------------------
 
-TARGETS = ("local", "runpod")
+TARGETS = ("local", "docker", "runpod")
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +333,8 @@ class DeployOptions:
     host: str = "127.0.0.1"
     port: int = 0
     isolate: bool = True
+    push: str | None = None
+    """Docker target: push every endpoint's image to this registry."""
     build_options: BuildOptions = field(default_factory=BuildOptions)
     progress: Callable[[str], None] | None = None
     app: str | None = None
@@ -353,21 +355,30 @@ class DeployResult:
 
 
 def _target(name: str):  # type: ignore[no-untyped-def]
+    """The module of a deploy target (imported on demand: docker and runpod bring their own dependencies)."""
     if name not in TARGETS:
         raise FlashcError(f"unknown deploy target {name!r}; available: {', '.join(TARGETS)}")
+    if name == "docker":
+        from .deploy.docker import target as docker_target
+
+        return docker_target
     if name == "runpod":
         from .deploy.runpod import target as runpod_target
 
         return runpod_target
-    from .deploy.local import target
+    from .deploy.local import target as local_target
 
-    return target
+    return local_target
 
 
-def _runpod_options(options: DeployOptions):  # type: ignore[no-untyped-def]
-    from .deploy.runpod.target import RunPodOptions
-
-    return RunPodOptions(app=options.app, yes=options.yes, confirm=options.confirm, progress=options.progress)
+def _target_options(name: str, options: DeployOptions):  # type: ignore[no-untyped-def]
+    """The target's own options, taken from the deploy's."""
+    target = _target(name)
+    if name == "docker":
+        return target.DockerOptions(push=options.push, progress=options.progress)
+    if name == "runpod":
+        return target.RunPodOptions(app=options.app, yes=options.yes, confirm=options.confirm, progress=options.progress)
+    return target.LocalOptions(host=options.host, port=options.port, isolate=options.isolate, progress=options.progress)
 
 
 def _same_target(root: Path, env: str, target: str) -> None:
@@ -400,26 +411,37 @@ def deploy(path: Path, options: DeployOptions | None = None) -> DeployResult:
 
     options = options or DeployOptions()
     target = _target(options.target)
+    target_options = _target_options(options.target, options)
     root = find_project_root(path.resolve())
     with states.locked(root, options.env, progress=options.progress):
         _same_target(root, options.env, options.target)
+        if options.target == "docker":
+            target.connect()  # no engine: say so before building
         built = None
         if options.build:
             # A dry run builds too: the plan compares what the sources compile to now.
             built = build(root, replace(options.build_options, progress=options.progress))
             if built.failed:
                 return DeployResult(plan=None, build=built)
-        if options.target == "runpod":
-            if options.dry_run:
-                return DeployResult(plan=target.plan(root, options.env, _runpod_options(options)), build=built)
-            plan, recorded = target.apply(root, options.env, _runpod_options(options))
-            return DeployResult(plan=plan, state=recorded, build=built)
         if options.dry_run:
-            return DeployResult(plan=target.plan(root, options.env))
-        plan, recorded = target.apply(
-            root, options.env, target.LocalOptions(host=options.host, port=options.port, isolate=options.isolate, progress=options.progress)
-        )
+            # RunPod's plan needs its options (the app); the others plan from the build and the record.
+            plan = target.plan(root, options.env, target_options) if options.target == "runpod" else target.plan(root, options.env)
+            return DeployResult(plan=plan, build=built)
+        plan, recorded = target.apply(root, options.env, target_options)
     return DeployResult(plan=plan, state=recorded, build=built)
+
+
+def build_images(path: Path, options: BuildOptions | None = None, *, push: str | None = None) -> tuple[BuildResult, list[tuple[str, str, bool]]]:
+    """``flashc build --image``: build, then one Docker image per endpoint (pushed to ``push``);
+    returns the build and ``(endpoint, image reference, newly built)`` per endpoint."""
+    from .deploy.docker import target as docker_target
+
+    options = options or BuildOptions()
+    built = build(path, options)
+    if built.failed:
+        return built, []
+    root = find_project_root(path.resolve())
+    return built, docker_target.build_images(root, docker_target.DockerOptions(push=push, progress=options.progress))
 
 
 def undeploy(
@@ -430,12 +452,11 @@ def undeploy(
 
     ``target`` None: the target each environment's record names (local when none). The local
     target works when a recorded state is unreadable, and stops the supervisor of a deploy
-    that was interrupted before it recorded one; the RunPod target deletes the environment's
-    endpoints found on RunPod.
+    that was interrupted before it recorded one; docker removes the containers labelled as
+    the environment's; RunPod deletes the environment's endpoints found on RunPod.
     """
     from . import package
     from .deploy import state as states
-    from .deploy.local import target as local_target
 
     root = find_project_root(path.resolve())
     package.recover_output(root)  # a build killed mid-swap may hold the deployments
@@ -443,57 +464,44 @@ def undeploy(
     removed = []
     for name in envs:
         chosen = target or _recorded_target(root, name)
+        module = _target(chosen)
         if chosen == "runpod":
-            from .deploy.runpod.target import RunPodOptions, destroy
-
-            done = destroy(root, name, RunPodOptions(app=app, progress=progress))
+            done = module.destroy(root, name, module.RunPodOptions(app=app, progress=progress))
         else:
-            _target(chosen)
-            done = local_target.destroy(root, name)
+            done = module.destroy(root, name)
         if done:
             removed.append(name)
     return removed
 
 
 def deployment_status(path: Path, env: str = "default") -> dict:
-    from .deploy.local import target
-
     root = find_project_root(path.resolve())
-    if _recorded_target(root, env) == "runpod":
-        from .deploy.runpod import target as runpod_target
-
-        return runpod_target.status(root, env)
-    return target.status(root, env)
+    return _target(_recorded_target(root, env)).status(root, env)
 
 
 def log_path(path: Path, endpoint: str | None, env: str = "default") -> Path:
-    from .deploy.local import target
-
     root = find_project_root(path.resolve())
-    if _recorded_target(root, env) == "runpod":
-        raise FlashcError(f"`{env}` runs on RunPod: its worker logs are in the RunPod console (`flashc logs` reads local deployments)")
-    return target.log_file(root, env, endpoint)
+    chosen = _recorded_target(root, env)
+    if chosen == "runpod":
+        raise FlashcError(f"`{env}` runs on RunPod: its worker logs are in the RunPod console (`flashc logs` reads local and docker deployments)")
+    return _target(chosen).log_file(root, env, endpoint)
 
 
 def client_environment(path: Path, env: str = "default") -> dict[str, str]:
     """What ``flashc run`` puts in a script's environment: the compiled client first on the
-    import path, each endpoint's URL and the deployment's token."""
+    import path, each endpoint's URL and the deployment's token (RunPod: its API key)."""
     from .deploy import state as states
-    from .deploy.local import target
 
     root = find_project_root(path.resolve())
     deployed = states.load(root, env)
-    if deployed is not None and deployed.target == "runpod":
-        from .deploy.runpod import target as runpod_target
-
-        client = root / ".flash" / "client"
-        pythonpath = os.pathsep.join([str(client), str(root), *filter(None, [os.environ.get("PYTHONPATH")])])
-        return {"PYTHONPATH": pythonpath, "FLASHC_ENV": env, **runpod_target.client_environment(root, env)}
-    if deployed is None or not target.is_running(deployed):
-        raise FlashcError(f"nothing is running in `{env}`; `flashc deploy --env {env}` deploys the project first")
     client = root / ".flash" / "client"
+    pythonpath = os.pathsep.join([str(client), str(root), *filter(None, [os.environ.get("PYTHONPATH")])])
+    if deployed is not None and deployed.target == "runpod":
+        return {"PYTHONPATH": pythonpath, "FLASHC_ENV": env, **_target("runpod").client_environment(root, env)}
+    if deployed is None or not _target(_recorded_target(root, env)).is_running(deployed):
+        raise FlashcError(f"nothing is running in `{env}`; `flashc deploy --env {env}` deploys the project first")
     variables = {
-        "PYTHONPATH": os.pathsep.join([str(client), str(root), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        "PYTHONPATH": pythonpath,
         "FLASHC_API_KEY": deployed.token,
         "FLASHC_ENV": env,
     }

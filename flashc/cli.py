@@ -273,6 +273,8 @@ def build(
     size_limit: int = typer.Option(1500, "--size-limit", help="Largest artifact allowed, in MB."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, only the result or the findings."),
     format: TextOrJson = typer.Option(TextOrJson.text, "--format", help="Output format."),
+    image: bool = typer.Option(False, "--image", help="Also build one Docker image per endpoint (see `flashc deploy --target docker`)."),
+    push: Optional[str] = typer.Option(None, "--push", metavar="REGISTRY", help="With --image: push the images to REGISTRY (host[:port][/namespace])."),
 ) -> None:
     """Check, then compile the project into .flash/: handler packages, client, manifest, artifact."""
 
@@ -291,9 +293,21 @@ def build(
         size_limit_mb=size_limit,
         progress=progress,
     )
-    result = _run(lambda: api.build(path, options))
+    if push and not image:
+        typer.echo("flashc: error: --push needs --image", err=True)
+        raise typer.Exit(2)
+    built_images: list[tuple[str, str, bool]] = []
+    if image:
+        result, built_images = _run(lambda: api.build_images(path, options, push=push))
+    else:
+        result = _run(lambda: api.build(path, options))
     if format is TextOrJson.json:
-        typer.echo(build_render.render_json(result), nl=False)
+        document = build_render.render_json(result)
+        if image:
+            loaded = json.loads(document)
+            loaded["images"] = [{"endpoint": e, "image": r, "built": m} for e, r, m in built_images]
+            document = json.dumps(loaded, indent=2, ensure_ascii=False) + "\n"
+        typer.echo(document, nl=False)
     elif result.failed:
         output = diagnostics_render.render_text(result.gate.diagnostics, _line_reader(result.gate))
         typer.echo(output)
@@ -303,6 +317,8 @@ def build(
         if result.gate.diagnostics and not quiet:
             typer.echo(diagnostics_render.render_concise(result.gate.diagnostics), nl=False)
         typer.echo(build_render.render_text(result), nl=False)
+        for endpoint, reference, made in built_images:
+            typer.echo(f"  image {endpoint}: {reference}" + ("" if made else " (up to date)"))
     raise typer.Exit(1 if result.failed else 0)
 
 
@@ -312,7 +328,11 @@ ENV_OPTION = typer.Option("default", "--env", "-e", help="The deployment environ
 @app.command()
 def deploy(
     path: Path = typer.Argument(Path("."), help="The project directory (or a file in it)."),
-    target: str = typer.Option("local", "--target", help="Where to deploy: local (this machine) or runpod (RunPod serverless)."),
+    target: str = typer.Option(
+        "local", "--target",
+        help="Where to deploy: local (worker processes on this machine), docker (a container per endpoint on the engine DOCKER_HOST names) or runpod (RunPod serverless).",
+    ),
+    push: Optional[str] = typer.Option(None, "--push", metavar="REGISTRY", help="Docker target: also push every endpoint's image to REGISTRY."),
     env: str = ENV_OPTION,
     plan: bool = typer.Option(False, "--plan", help="Show what would change, change nothing."),
     format: TextOrJson = typer.Option(TextOrJson.text, "--format", help="Output format of the plan."),
@@ -332,7 +352,7 @@ def deploy(
 
     options = api.DeployOptions(
         env=env, target=target, build=not no_build, dry_run=plan, host=host, port=port, isolate=not no_isolate, progress=progress,
-        build_options=api.BuildOptions(progress=progress), app=app_name, yes=yes, confirm=_confirmer(),
+        push=push, build_options=api.BuildOptions(progress=progress), app=app_name, yes=yes, confirm=_confirmer(),
     )
     result = _run(lambda: api.deploy(path, options))
     if result.build is not None and result.build.failed:
@@ -371,7 +391,7 @@ def status(
     supervisor = found.get("supervisor", {})
     details = {e.get("name"): e for e in supervisor.get("endpoints", [])} if isinstance(supervisor.get("endpoints"), list) else supervisor.get("endpoints", {})
     for name, endpoint in sorted(found["endpoints"].items()):
-        extra = details.get(name) or {}
+        extra = details.get(name) or {k: v for k, v in endpoint.items() if k != "url"}
         summary = ", ".join(f"{k} {v}" for k, v in sorted(extra.items()) if isinstance(v, (int, str)) and k not in ("name", "digest"))
         typer.echo(f"  {name}: {endpoint['url']}" + (f"  ({summary})" if summary else ""))
 
@@ -399,6 +419,7 @@ def logs(
         if not follow:
             return
         time.sleep(0.5)
+        file = _run(lambda: api.log_path(path, endpoint, env))  # the docker target refreshes it
 
 
 @app.command()
@@ -406,7 +427,7 @@ def undeploy(
     path: Path = typer.Argument(Path("."), help="The project directory."),
     env: str = ENV_OPTION,
     all_envs: bool = typer.Option(False, "--all", help="Every environment of the project."),
-    target: Optional[str] = typer.Option(None, "--target", help="local or runpod (default: the target the environment was deployed to)."),
+    target: Optional[str] = typer.Option(None, "--target", help="local, docker or runpod (default: the target the environment was deployed to)."),
     app_name: Optional[str] = typer.Option(None, "--app", help="RunPod: the app (default: the recorded one, else the project's name)."),
 ) -> None:
     """Stop everything a deployment started and remove its state (RunPod: delete the environment's endpoints)."""

@@ -45,6 +45,10 @@ class Config:
     """(code or prefix, severity) overrides of the rules' default severities."""
     fail_on: Severity | None = Severity.ERROR
     """The lowest severity that makes ``flashc check`` fail; None: findings never do."""
+    docker_base_image: str | None = None
+    """``[tool.flashc.docker] base-image``: the Docker target's base image for every endpoint."""
+    docker_endpoint_base_images: tuple[tuple[str, str], ...] = ()
+    """``[tool.flashc.docker.endpoints.<name>] base-image``: (endpoint, base image) overrides."""
 
 
 # key -> (attribute, one-line description); the description is printed for unknown keys.
@@ -58,6 +62,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "per-file-ignores": ("per_file_ignores", "gitignore-style pattern = rule codes not to report there (table)"),
     "severity": ("severity", "rule code or prefix = error, warning or info (table)"),
     "fail-on": ("fail_on", "lowest severity that fails `flashc check`: error, warning, info or never"),
+    "docker": ("docker", "the Docker target: base-image, and [tool.flashc.docker.endpoints.<name>] base-image (table)"),
 }
 
 _SELECTOR = re.compile(r"(?:FC\d{0,3}|ALL)", re.IGNORECASE)
@@ -96,8 +101,36 @@ def config_from_table(table: dict[str, Any], source: str = "[tool.flashc]") -> C
                 f"Allowed keys: {allowed}"
             )
         attribute = _KEYS[key][0]
+        if key == "docker":
+            values["docker_base_image"], values["docker_endpoint_base_images"] = _docker(value, source)
+            continue
         values[attribute] = _check(key, value, source)
     return Config(**values)
+
+
+def _docker(value: Any, source: str) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """``[tool.flashc.docker]``: ``base-image`` and per-endpoint ``endpoints.<name>.base-image``."""
+    table = _table("docker", value, source, "Docker target settings")
+    where = f"{source}: [tool.flashc.docker]"
+    for key in table:
+        if key not in ("base-image", "endpoints"):
+            raise ConfigError(f"{where}: unknown key {key!r}; allowed: base-image (string), endpoints (table of endpoint name = {{base-image = ...}})")
+    base = table.get("base-image")
+    if base is not None and (not isinstance(base, str) or not base.strip()):
+        raise ConfigError(f"{where} base-image must be a non-empty image reference, got {base!r}")
+    endpoints = table.get("endpoints", {})
+    if not isinstance(endpoints, dict):
+        raise ConfigError(f"{where} endpoints must be a table of endpoint name = {{base-image = ...}}, got {endpoints!r}")
+    overrides = []
+    for name, settings in endpoints.items():
+        here = f"{where.rstrip(']')}.endpoints.{name}]"
+        if not isinstance(settings, dict) or set(settings) != {"base-image"}:
+            raise ConfigError(f"{here} must have exactly one key, base-image (string), got {settings!r}")
+        image = settings["base-image"]
+        if not isinstance(image, str) or not image.strip():
+            raise ConfigError(f"{here} base-image must be a non-empty image reference, got {image!r}")
+        overrides.append((name, image.strip()))
+    return (base.strip() if base else None), tuple(overrides)
 
 
 def selectors(value: Any, where: str) -> tuple[str, ...]:

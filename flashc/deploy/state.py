@@ -56,6 +56,12 @@ class DeployedEndpoint:
     python: str
     endpoint_id: str = ""
     """The target's own id for it (RunPod's endpoint id); empty for the local target."""
+    port: int = 0
+    """Docker target: the host port its container serves on (0 for the local target)."""
+    image: str = ""
+    """Docker target: the image (tagged by content digest) its container runs."""
+    container: str = ""
+    """Docker target: the container's id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +111,8 @@ def load(root: Path, env: str) -> DeployState | None:
 
 
 _STATE_FIELDS = {"env": str, "target": str, "url": str, "token": str, "pid": int, "spec": str, "log_dir": str}
-_ENDPOINT_FIELDS = {f.name: str for f in fields(DeployedEndpoint)}
-_ENDPOINT_REQUIRED = tuple(name for name in _ENDPOINT_FIELDS if name != "endpoint_id")
+_ENDPOINT_FIELDS = {f.name: (int if f.name == "port" else str) for f in fields(DeployedEndpoint)}
+_ENDPOINT_REQUIRED = ("name", "kind", "digest", "url", "package_dir", "python")
 
 
 def _parse(data: object, env: str) -> DeployState:

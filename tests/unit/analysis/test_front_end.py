@@ -69,7 +69,7 @@ def test_unknown_config_key_names_the_allowed_ones() -> None:
         config_from_table({"exlude": ["x"]})
     message = str(info.value)
     assert "unknown key [tool.flashc] 'exlude' (did you mean 'exclude'?)" in message
-    assert "app (app name (string)); exclude (" in message and "python-version (" in message
+    assert "app (app name (string)); docker (" in message and "; exclude (" in message and "python-version (" in message
 
 
 @pytest.mark.parametrize(
