@@ -177,7 +177,7 @@ def test_an_environment_deployed_to_one_target_is_not_redeployed_to_another(tmp_
 
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "t"\nversion = "0"\n')
     states.save(tmp_path, states.DeployState(env="dev", target="docker", url="unix:///x.sock", token="t", pid=0))
-    with pytest.raises(FlashcError, match=r"^`dev` is deployed to the docker target; `flashc undeploy --env dev` first, or deploy to another --env$"):
+    with pytest.raises(FlashcError, match=r"^`dev` is deployed to the docker target; `flashc undeploy --env dev` it first, or deploy to another --env$"):
         api.deploy(tmp_path, api.DeployOptions(env="dev", target="local"))
-    with pytest.raises(FlashcError, match=r"^unknown deploy target 'k8s'; available: local, docker \(runpod is not available yet\)$"):
+    with pytest.raises(FlashcError, match=r"^unknown deploy target 'k8s'; available: local, docker, runpod$"):
         api.deploy(tmp_path, api.DeployOptions(env="dev", target="k8s"))

@@ -73,15 +73,22 @@ def ports_of_others(client: Any, project: str, env: str) -> set[int]:
     return taken
 
 
-def get(client: Any, container_id: str, project: str, env: str) -> Any | None:
-    """The container ``container_id`` if it exists and is this deployment's, else None."""
+def find(client: Any, container_id: str) -> Any | None:
+    """The container ``container_id``, or None when there is none (or no id)."""
     from docker.errors import NotFound
 
     if not container_id:
         return None
     try:
-        container = client.containers.get(container_id)
+        return client.containers.get(container_id)
     except NotFound:
+        return None
+
+
+def get(client: Any, container_id: str, project: str, env: str) -> Any | None:
+    """The container ``container_id`` if it exists and is this deployment's, else None."""
+    container = find(client, container_id)
+    if container is None:
         return None
     found = container.labels
     return container if found.get(PROJECT) == project and found.get(ENV) == env else None

@@ -341,13 +341,8 @@ def destroy(root: Path, env: str) -> bool:
 
 def _by_recorded_id(client: Any, container_id: str, env: str) -> Any | None:
     """A recorded container that is a flashc container of ``env`` (the project may have moved since)."""
-    from docker.errors import NotFound
-
-    if not container_id:
-        return None
-    try:
-        container = client.containers.get(container_id)
-    except NotFound:
+    container = containers.find(client, container_id)
+    if container is None:
         return None
     return container if container.labels.get(containers.ENV) == env and containers.PROJECT in container.labels else None
 
