@@ -276,11 +276,12 @@ def build(path: Path, options: BuildOptions | None = None) -> BuildResult:
     Nothing is written when the gate finds errors; a failure while writing
     leaves the previous ``.flash/`` as it was.
     """
-    # The compiler's heavier parts (libcst, jinja2) load only when a build runs.
-    from . import dependencies, emit, package
+    from . import package
+    from .fingerprint import build_fingerprint
 
     options = options or BuildOptions()
     root = find_project_root(path.resolve())
+    package.recover_output(root)  # what a killed build left must not count as up to date
     gate = check([root], replace(options.check, fail_on=Severity.ERROR))
     if options.ship_module:
         # Shipping whole modules brings module-level names along: scoping findings are advice.
@@ -291,6 +292,18 @@ def build(path: Path, options: BuildOptions | None = None) -> BuildResult:
     if gate.failed:
         return BuildResult(gate)
     config = load_config(root)
+    shaping = (options.ship_module, options.install_dependencies, options.exclude, options.offline, options.wheelhouse, options.size_limit_mb)
+    fingerprint = build_fingerprint(root, config, shaping, options.requirement_files)
+    unchanged = package.unchanged_output(root, fingerprint)
+    if unchanged is not None:
+        built, details = unchanged
+        if options.progress:
+            options.progress(f"nothing changed since the last build: {package.OUTPUT}/ is up to date")
+        return BuildResult(gate, built, tuple(details["endpoints"]), tuple(tuple(s) for s in details["skipped"]))  # type: ignore[misc]
+
+    # The compiler's heavier parts (libcst, jinja2) load only when something is to be built.
+    from . import dependencies, emit
+
     analysis = analyse(root, config)
     python_version = config.python_version or tables.DEFAULT_PYTHON_VERSION
     shared = tuple(r for file in options.requirement_files for r in dependencies.read_requirements(file))
@@ -314,7 +327,9 @@ def build(path: Path, options: BuildOptions | None = None) -> BuildResult:
                 installed[f"{emit.package_directory(endpoint)}/_deps"] = directory
     tree = emit.emit(analysis, emit.EmitOptions(ship_module=options.ship_module, requirements=requirements))
     result = package.write_output(root, tree, installed=installed, size_limit_mb=options.size_limit_mb, progress=options.progress)
-    return BuildResult(gate, result, tuple(sorted(e.name or "" for e in analysis.model.endpoints)), tuple(skipped))
+    endpoints = tuple(sorted(e.name or "" for e in analysis.model.endpoints))
+    package.record_inputs(root, fingerprint, result, {"endpoints": endpoints, "skipped": skipped})
+    return BuildResult(gate, result, endpoints, tuple(skipped))
 
 
 # --- deploy: the local target (default), docker and runpod ---------------------------------------

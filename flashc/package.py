@@ -43,20 +43,25 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from .emit.tree import BuildFile, BuildTree, build_epoch
 from .errors import BuildError
 from .testhooks import pause_point
+
+if TYPE_CHECKING:  # importing flashc.emit loads libcst: an up-to-date build never needs it
+    from .emit.tree import BuildFile, BuildTree
 
 OUTPUT = ".flash"
 ARTIFACT = "artifact.tar.gz"
 BUILD_INFO = "build.json"
+INPUTS = "build-inputs.json"
+"""The fingerprint of what the current output was built from (see :mod:`flashc.fingerprint`)."""
 DEPLOYMENTS = "deployments"
 """1980-01-01T00:00:00Z: the timestamp of every entry when no SOURCE_DATE_EPOCH is given."""
 COMPRESSION_LEVEL = 6
 MB = 1024 * 1024
 
-_RESERVED = frozenset({ARTIFACT, BUILD_INFO, DEPLOYMENTS})
+_RESERVED = frozenset({ARTIFACT, BUILD_INFO, INPUTS, DEPLOYMENTS})
 _LEFTOVER = re.compile(r"^\.flash\.(tmp|old)-(?:(\d+)-)?.*$")
 _NO_INSTALLED: Mapping[str, Path] = MappingProxyType({})
 
@@ -141,6 +146,41 @@ def write_output(
     return PackageResult(output=output, artifact=output / ARTIFACT, sha256=digest, size=size, files=files)
 
 
+# --- up-to-date outputs ----------------------------------------------------------------------
+
+
+def record_inputs(root: Path, fingerprint: str, result: PackageResult, details: Mapping[str, object]) -> None:
+    """Note in the output what it was built from, with ``details`` of the build to hand back
+    when nothing changed (:func:`unchanged_output`). Written last, atomically: an output
+    without it (a build killed just before) is simply built again."""
+    artifact = result.artifact.stat()
+    record = {
+        "fingerprint": fingerprint,
+        "artifact": {"sha256": result.sha256, "size": result.size, "files": result.files, "mtime_ns": artifact.st_mtime_ns},
+        "details": dict(details),
+    }
+    target = Path(root) / OUTPUT / INPUTS
+    temporary = target.with_name(f".{INPUTS}.tmp-{os.getpid()}")
+    temporary.write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
+    os.replace(temporary, target)
+
+
+def unchanged_output(root: Path, fingerprint: str) -> tuple[PackageResult, dict] | None:
+    """The current output and its build's details if it was built from ``fingerprint`` and its
+    artifact is still the one that build wrote (same size and modification time); else None."""
+    output = Path(root) / OUTPUT
+    try:
+        record = json.loads((output / INPUTS).read_text(encoding="utf-8"))
+        recorded = record["artifact"]
+        artifact = (output / ARTIFACT).stat()
+        if record["fingerprint"] != fingerprint or (artifact.st_size, artifact.st_mtime_ns) != (recorded["size"], recorded["mtime_ns"]):
+            return None
+        result = PackageResult(output, output / ARTIFACT, str(recorded["sha256"]), int(recorded["size"]), int(recorded["files"]))
+        return result, dict(record["details"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 # --- checks --------------------------------------------------------------------------------------
 
 
@@ -149,6 +189,8 @@ def _epoch_given(argument: int | None) -> bool:
 
 
 def _epoch(argument: int | None) -> int:
+    from .emit.tree import build_epoch
+
     return build_epoch(argument)
 
 

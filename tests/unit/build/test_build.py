@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,7 @@ def test_two_dependency_sets_give_two_requirement_files(pipeline: Path) -> None:
 
 def test_building_twice_gives_the_same_artifact(pipeline: Path) -> None:
     first = api.build(pipeline, NO_DEPS).package
+    shutil.rmtree(pipeline / ".flash")  # built again for real, not found up to date
     second = api.build(pipeline, NO_DEPS).package
     assert first is not None and second is not None
     assert first.sha256 == second.sha256
@@ -156,6 +158,7 @@ def test_a_failing_build_leaves_the_previous_output(pipeline: Path, monkeypatch)
         raise KeyboardInterrupt
 
     monkeypatch.setattr("flashc.package.tarfile.open", interrupted)
+    (pipeline / "pyproject.toml").write_text((pipeline / "pyproject.toml").read_text() + "\n", encoding="utf-8")
     with pytest.raises(KeyboardInterrupt):
         api.build(pipeline, NO_DEPS)
     assert hashlib.sha256((pipeline / ".flash" / "artifact.tar.gz").read_bytes()).hexdigest() == first.sha256
@@ -218,3 +221,48 @@ def test_each_endpoint_has_a_digest_of_its_package() -> None:
     first = json.loads(tree_of(PIPELINE).file("flash_manifest.json").data)["flashc"]["endpoint_digests"]  # type: ignore[union-attr]
     assert sorted(first) == ["pipe-api", "pipe-count", "pipe-model", "pipe-shared"]
     assert len(set(first.values())) == 4
+
+
+def test_an_unchanged_project_is_not_built_again(pipeline: Path, monkeypatch) -> None:
+    first = api.build(pipeline, NO_DEPS)
+    assert first.package is not None
+    artifact = pipeline / ".flash" / "artifact.tar.gz"
+    written = artifact.stat().st_mtime_ns
+
+    def no_emit(*args, **kwargs):
+        raise AssertionError("an up-to-date build compiled again")
+
+    monkeypatch.setattr("flashc.emit.emit", no_emit)
+    said: list[str] = []
+    again = api.build(pipeline, replace(NO_DEPS, progress=said.append))
+    assert said == ["nothing changed since the last build: .flash/ is up to date"]
+    assert again.package == first.package and again.endpoints == first.endpoints and again.skipped == first.skipped
+    assert artifact.stat().st_mtime_ns == written
+    assert again.gate.diagnostics == first.gate.diagnostics  # the check still runs: warnings are shown again
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["a source file", "a new source file", "pyproject.toml", "an option", "the artifact", "the epoch"],
+)
+def test_what_a_build_reads_makes_it_build_again(pipeline: Path, change: str, monkeypatch) -> None:
+    options = NO_DEPS
+    api.build(pipeline, options)
+    module = sorted(pipeline.glob("*.py"))[0]
+    if change == "a source file":
+        module.write_text(module.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    elif change == "a new source file":
+        (pipeline / "helpers_added.py").write_text("X = 1\n", encoding="utf-8")
+    elif change == "pyproject.toml":
+        (pipeline / "pyproject.toml").write_text((pipeline / "pyproject.toml").read_text() + "\n", encoding="utf-8")
+    elif change == "an option":
+        options = replace(NO_DEPS, ship_module=True)
+    elif change == "the artifact":
+        (pipeline / ".flash" / "artifact.tar.gz").write_bytes(b"tampered")
+    else:
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    said: list[str] = []
+    rebuilt = api.build(pipeline, replace(options, progress=said.append))
+    assert rebuilt.package is not None
+    assert not any("up to date" in line for line in said), said
+    assert hashlib.sha256((pipeline / ".flash" / "artifact.tar.gz").read_bytes()).hexdigest() == rebuilt.package.sha256
