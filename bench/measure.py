@@ -1,0 +1,96 @@
+"""Run a command in a child process and measure it: wall seconds, CPU seconds, peak memory.
+
+``os.wait4`` gives the resource usage of exactly that child (and the descendants it waited
+for), so each run is measured on its own, cold where the case wants it cold. Output goes to
+temporary files rather than pipes, so nothing but the child's own work is on the clock.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class BenchError(Exception):
+    """A benchmark could not run as designed (a command failed, a server did not answer)."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    wall: float
+    """Seconds from start to exit."""
+    cpu: float
+    """User + system CPU seconds of the child and its waited-for descendants."""
+    peak_rss_mb: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_once(
+    command: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 900.0,
+) -> Sample:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(list(command), cwd=cwd, env=dict(env) if env is not None else None, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        timer = threading.Timer(timeout, _kill, (process.pid,))
+        timer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Sample(
+            wall=wall,
+            cpu=usage.ru_utime + usage.ru_stime,
+            peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+            returncode=process.returncode,
+            stdout=out.read().decode(errors="replace"),
+            stderr=err.read().decode(errors="replace"),
+        )
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def repeat(
+    command: Sequence[str],
+    runs: int,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    before: Callable[[], None] | None = None,
+    ok: Callable[[Sample], bool] = lambda sample: sample.returncode == 0,
+    timeout: float = 900.0,
+) -> list[Sample]:
+    """``runs`` runs of ``command``, ``before()`` ahead of each (off the clock); a run that is
+    not ``ok`` stops the series with its output, since a failed run measures nothing."""
+    samples = []
+    for _ in range(runs):
+        if before is not None:
+            before()
+        sample = run_once(command, cwd=cwd, env=env, timeout=timeout)
+        if not ok(sample):
+            raise BenchError(
+                f"`{' '.join(command)}` exited with {sample.returncode}: {(sample.stderr or sample.stdout).strip()[-800:]}"
+            )
+        samples.append(sample)
+    return samples
