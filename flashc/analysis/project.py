@@ -124,12 +124,43 @@ def read_sources(root: Path, config: Config, overrides: Mapping[str, str] | None
         relative = file.relative_to(root)
         name, is_package = module_name(relative)
         text = overrides.get(relative.as_posix()) if overrides else None
-        source = SourceFile(relative.as_posix(), name, text, is_package) if text is not None else read_source(root, file, name, is_package)
+        source = SourceFile(relative.as_posix(), name, text, is_package) if text is not None else _read(root, file, name, is_package)
         if isinstance(source, Diagnostic):
             diagnostics.append(source)
         elif name and name not in sources:
             sources[name] = source
     return sources, diagnostics
+
+
+_READ_LIMIT = 8192
+_READ: OrderedDict[tuple[Path, str, bool, bytes], SourceFile] = OrderedDict()
+"""Decoded files by their bytes, shared by the analyses of one process: an editor re-check
+reads every file again (an edit elsewhere may have saved it) but decodes only what changed."""
+
+
+def _read(root: Path, file: Path, name: str, is_package: bool) -> SourceFile | Diagnostic:
+    try:
+        data = file.read_bytes()
+    except OSError:
+        return read_source(root, file, name, is_package)  # says why
+    key = (file, name, is_package, data)
+    cached = _READ.get(key)
+    if cached is not None:
+        _READ.move_to_end(key)
+        return cached
+    source = read_source(root, file, name, is_package)
+    if isinstance(source, SourceFile) and _unchanged(file, data):  # not rewritten between the reads
+        _READ[key] = source
+        if len(_READ) > _READ_LIMIT:
+            _READ.popitem(last=False)
+    return source
+
+
+def _unchanged(file: Path, data: bytes) -> bool:
+    try:
+        return file.read_bytes() == data
+    except OSError:
+        return False
 
 
 def analyse_sources(
@@ -217,10 +248,11 @@ def _package_names(sources: Mapping[str, SourceFile]) -> frozenset[str]:
 
 def candidate_modules(sources: Mapping[str, SourceFile]) -> set[str]:
     """Modules that mention the SDK, or import (transitively) a project module that does."""
-    candidates = {name for name, source in sources.items() if _mentions_sdk(source.text)}
+    scans = {name: _scan(source) for name, source in sources.items()}
+    candidates = {name for name, (mentions, _) in scans.items() if mentions}
     if not candidates:
         return candidates
-    imports = {name: _imported_modules(source) for name, source in sources.items() if name not in candidates}
+    imports = {name: imported for name, (_, imported) in scans.items() if name not in candidates}
     changed = True
     while changed:
         changed = False
@@ -229,6 +261,23 @@ def candidate_modules(sources: Mapping[str, SourceFile]) -> set[str]:
                 candidates.add(name)
                 changed = True
     return candidates
+
+
+_SCANNED_LIMIT = 8192
+_SCANNED: OrderedDict[SourceFile, tuple[bool, frozenset[str]]] = OrderedDict()
+""":func:`_scan` by source, for the re-checks of one process (only edited files are scanned again)."""
+
+
+def _scan(source: SourceFile) -> tuple[bool, frozenset[str]]:
+    """Whether ``source`` mentions the SDK, and the project modules it may import."""
+    scanned = _SCANNED.get(source)
+    if scanned is None:
+        mentions = _mentions_sdk(source.text)
+        scanned = (mentions, frozenset() if mentions else frozenset(_imported_modules(source)))
+        _SCANNED[source] = scanned
+        if len(_SCANNED) > _SCANNED_LIMIT:
+            _SCANNED.popitem(last=False)
+    return scanned
 
 
 def _mentions_sdk(text: str) -> bool:

@@ -9,11 +9,11 @@ endpoint's parameters: the worker rejects them otherwise, after a cold start.
 from __future__ import annotations
 
 import ast
-import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 from flashc_runtime.sdk import tables
 
@@ -25,6 +25,8 @@ from ..diagnostics import Diagnostic, Note, Severity
 from ..model import EndpointFunction
 from .base import Rule
 from .context import RuleContext
+
+T = TypeVar("T")
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -89,17 +91,15 @@ def check(context: RuleContext) -> Iterator[Diagnostic]:
     if not endpoints:
         return
     names = {name for _, name in endpoints}
-    # Only statements with a line that looks like a call of an endpoint name are walked.
-    call_pattern = re.compile(r"(?<!def )\b(?:{})\s*\(".format("|".join(map(re.escape, sorted(names)))))
     for module in sorted(context.analysis.candidates):
         if not context.owns(module):
             continue
         source = context.analysis.sources[module]
-        offsets = [m.start() for m in call_pattern.finditer(source.text)]
+        # Only statements with a line that looks like a call of an endpoint name are walked.
+        offsets = [m.start() for m in _CALL_LIKE.finditer(source.text) if m.group(1) in names]
         if not offsets:
             continue
-        line_starts = [0, *(m.end() for m in re.finditer("\n", source.text))]
-        lines = {bisect.bisect_right(line_starts, offset) for offset in offsets}
+        lines = _line_numbers(source.text, offsets)
         scope = context.scope(module)
         if scope is None:
             continue
@@ -108,6 +108,23 @@ def check(context: RuleContext) -> Iterator[Diagnostic]:
             if any(statement.lineno <= line <= (statement.end_lineno or statement.lineno) for line in lines):
                 walker.visit(statement, None, _Frame(None))
         yield from walker.found
+
+
+_CALL_LIKE = re.compile(r"(?<!def )\b((?!\d)\w+)\s*\(")
+"""A name followed by ``(``, except after ``def``: one pass over the text, whatever the number
+of endpoint names (an alternation of a thousand names made this rule the slowest part of a check)."""
+
+
+def _line_numbers(text: str, offsets: list[int]) -> set[int]:
+    """The 1-based lines of ascending ``offsets`` into ``text`` (counting newlines between
+    neighbours: building a table of every line start cost more than the rest of the rule)."""
+    lines: set[int] = set()
+    line, previous = 1, 0
+    for offset in offsets:
+        line += text.count("\n", previous, offset)
+        previous = offset
+        lines.add(line)
+    return lines
 
 
 @dataclass
@@ -123,13 +140,30 @@ class _Frame:
     def is_async(self) -> bool:
         return isinstance(self.node, ast.AsyncFunctionDef)
 
+    facts: dict[str, object] | None = None
+    """The module's ``ModuleScope.facts``: what is computed of a function here is kept there, for
+    the next check of the unchanged module."""
+
+    def _kept(self, kind: str, compute: Callable[[], T]) -> T:
+        if self.facts is None or self.node is None:
+            return compute()
+        key = f"{kind}:{id(self.node)}"
+        kept = self.facts.get(key)
+        if kept is None or kept[0] is not self.node:  # type: ignore[index]
+            kept = (self.node, compute())
+            self.facts[key] = kept
+        return kept[1]  # type: ignore[index,return-value]
+
     @cached_property
     def locals(self) -> set[str]:
-        return local_names(self.node) if self.node is not None else set()
+        return self._kept("call-frame-locals", lambda: local_names(self.node) if self.node is not None else set())
 
     @cached_property
     def imports(self) -> dict[str, tuple[str, str]]:
         """Names bound by imports in this function: ``name -> (module, attribute)`` (``""`` for modules)."""
+        return self._kept("call-frame-imports", self._imports)
+
+    def _imports(self) -> dict[str, tuple[str, str]]:
         found: dict[str, tuple[str, str]] = {}
         if self.node is None:
             return found
@@ -164,7 +198,7 @@ class _CallSites:
             for child in (*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d)):
                 self.visit(child, node, frame)
             source = self.parsed.source
-            inner = _Frame(node, frame, (source.module, source.is_package))
+            inner = _Frame(node, frame, (source.module, source.is_package), self.scope.facts)
             self.statements(node.body, inner)
             return
         if isinstance(node, ast.Call):
