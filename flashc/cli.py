@@ -22,7 +22,7 @@ from typing import Optional
 import typer
 
 from . import __version__, api
-from .diagnostics import Severity
+from .diagnostics import Severity, split_lines
 from .errors import FlashcError
 from .render import build as build_render
 from .render import diagnostics as diagnostics_render
@@ -237,7 +237,7 @@ def _line_reader(result: api.CheckResult):  # type: ignore[no-untyped-def]
                 text = (result.root / path).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 return []
-        return text.splitlines()
+        return split_lines(text)
 
     def read_line(path: str, line: int) -> str | None:
         found = lines(path)
@@ -249,7 +249,7 @@ def _line_reader(result: api.CheckResult):  # type: ignore[no-untyped-def]
 def _print_diff(fixed: api.FixResult) -> None:
     for path, (before, after) in sorted(fixed.changed.items()):
         typer.echo(
-            "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{path}", f"b/{path}")),
+            "".join(difflib.unified_diff(split_lines(before, keepends=True), split_lines(after, keepends=True), f"a/{path}", f"b/{path}")),
             nl=False,
         )
     count = len(fixed.changed)

@@ -77,9 +77,12 @@ def load_config(root: Path) -> Config:
         document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{pyproject}: not valid TOML: {error}") from None
-    table = document.get("tool", {}).get("flashc", {})
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{pyproject}: `tool` must be a table (holding [tool.flashc]), got {tool!r}")
+    table = tool.get("flashc", {})
     if not isinstance(table, dict):
-        raise ConfigError(f"{pyproject}: [tool.flashc] must be a table")
+        raise ConfigError(f"{pyproject}: [tool.flashc] must be a table, got {table!r}")
     return config_from_table(table, source=str(pyproject))
 
 

@@ -6,8 +6,25 @@ rules, renderers, the LSP shell) can depend on it.
 
 from __future__ import annotations
 
+import io
+import re
 from dataclasses import dataclass
 from enum import Enum
+
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+"""What ends a line for Python, for LSP clients and so for every position flashc reports."""
+
+
+def split_lines(text: str, *, keepends: bool = False) -> list[str]:
+    """The lines of ``text`` as Python numbers them: only ``\\n``, ``\\r\\n`` and ``\\r`` end a line.
+
+    ``str.splitlines`` also breaks at form feeds, ``\\x1c``-``\\x1e``, ``\\x85``, ``\\u2028`` and
+    ``\\u2029``, which would put every position after such a character on the wrong line.
+    Without ``keepends`` a trailing line break makes a last, empty line.
+    """
+    if keepends:
+        return io.StringIO(text, newline="").readlines()
+    return LINE_BREAK.split(text)
 
 
 @dataclass(frozen=True, slots=True, order=True)

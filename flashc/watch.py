@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import load_config
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, split_lines
 from .discovery import find_nested_projects, find_project_root, iter_source_files
 from .errors import FlashcError
 
@@ -129,5 +129,5 @@ def _line(texts: Mapping[str, str], path: str, line: int) -> str:
     text = texts.get(path)
     if text is None:
         return ""
-    lines = text.splitlines()
+    lines = split_lines(text)
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""

@@ -53,26 +53,35 @@ class Invalid:
 Value = Known | Unknown | Invalid
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class SdkSymbol:
     """A name of the flash SDK (``Endpoint``, ``LiveServerless``, ``GpuGroup``...)."""
 
     name: str
 
+    def __repr__(self) -> str:  # shown in messages about wrong values ("got <GpuGroup>")
+        return f"<{self.name}>"
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, repr=False)
 class ModuleRef:
     name: str
     local: bool
 
+    def __repr__(self) -> str:
+        return f"<module {self.name}>"
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, repr=False)
 class DefinitionRef:
     """A module-level ``def`` or ``class``."""
 
     module: str
     name: str
     node: ast.AST = field(compare=False, hash=False)
+
+    def __repr__(self) -> str:
+        return f"<definition {self.module}.{self.name}>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +135,12 @@ class Applied:
     target: Value
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Builtin:
     name: str
+
+    def __repr__(self) -> str:
+        return f"<builtin {self.name}>"
 
 
 SDK_CALLABLES = frozenset({"remote", "Endpoint", "NetworkVolume", "PodTemplate", *tables.RESOURCE_CLASSES})

@@ -8,15 +8,23 @@ points so spans are right on lines with non-ASCII text.
 from __future__ import annotations
 
 import ast
+import bisect
 import copy as copy_module
 import io
+import re
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..diagnostics import Diagnostic, Position, Severity, Span
+from ..diagnostics import LINE_BREAK, Diagnostic, Position, Severity, Span, split_lines
 from ..model import SourceFile
 from .codes import FILE_UNREADABLE, SYNTAX_ERROR
+
+
+_KEYWORDS = {
+    keyword: re.compile(rf"\b{keyword}(?:[ \t\f]|\\(?:\r\n|\r|\n))+") for keyword in ("def", "class")
+}
+"""``def``/``class`` and what may separate it from the name (blanks, backslash continuations)."""
 
 
 def unparse(node: ast.AST) -> str:
@@ -64,6 +72,8 @@ class ParsedModule:
     source: SourceFile
     tree: ast.Module
     lines: list[str] = field(default_factory=list)
+    line_starts: list[int] | None = field(default=None, repr=False, compare=False)
+    """Where each line starts in the text (computed on first use)."""
 
     @property
     def path(self) -> str:
@@ -88,16 +98,40 @@ class ParsedModule:
         end = self.position(end_line, end_col) if end_col is not None else start
         return Span(self.path, start, end)
 
+    def segment(self, node: ast.AST) -> str | None:
+        """The source text of ``node``, as ``ast.get_source_segment`` gives it (which splits the
+        whole file, character by character, on every call)."""
+        end_line, end_column = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+        if end_line is None or end_column is None or not 1 <= node.lineno <= end_line <= len(self.lines):  # type: ignore[attr-defined]
+            return None
+        start = self._offset(self.position(node.lineno, node.col_offset))  # type: ignore[attr-defined]
+        return self.source.text[start : self._offset(self.position(end_line, end_column))]
+
     def name_span(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> Span:
-        """The span of the defined name in ``def name`` / ``class name``."""
+        """The span of the defined name in ``def name`` / ``class name`` (on a later line after a
+        backslash); the whole definition if the name is not spelled as written (NFKC-normalised)."""
         keyword = "class" if isinstance(node, ast.ClassDef) else "def"
-        line = self.lines[node.lineno - 1] if node.lineno <= len(self.lines) else ""
-        column = line.find(f"{keyword} ", self.position(node.lineno, node.col_offset).column)
-        if column < 0:
+        first = node.body[0] if node.body else node
+        begin = self._offset(self.position(node.lineno, node.col_offset))
+        end = self._offset(self.position(first.lineno, first.col_offset))
+        text = self.source.text
+        match = _KEYWORDS[keyword].search(text, begin, max(end, begin))
+        name_end = match.end() + len(node.name) if match is not None else 0
+        if match is None or not text.startswith(node.name, match.end()) or text[name_end : name_end + 1].isidentifier():
             return self.span(node)
-        column = line.find(node.name, column + len(keyword))
-        start = Position(node.lineno, column)
-        return Span(self.path, start, Position(node.lineno, column + len(node.name)))
+        line = bisect.bisect_right(self._line_starts(), match.end())
+        start = Position(line, match.end() - self._line_starts()[line - 1])
+        return Span(self.path, start, Position(line, start.column + len(node.name)))
+
+    def _line_starts(self) -> list[int]:
+        if self.line_starts is None:
+            self.line_starts = [0, *(match.end() for match in LINE_BREAK.finditer(self.source.text))]
+        return self.line_starts
+
+    def _offset(self, position: Position) -> int:
+        """The index in the text of a (code-point) position."""
+        starts = self._line_starts()
+        return starts[min(position.line, len(starts)) - 1] + position.column
 
 
 def read_source(root: Path, file: Path, module: str, is_package: bool) -> SourceFile | Diagnostic:
@@ -159,4 +193,30 @@ def parse_module(source: SourceFile) -> ParsedModule | Diagnostic:
         return Diagnostic(
             SYNTAX_ERROR, f"Cannot parse this file: {error}", Span(source.path, start, start)
         )
-    return ParsedModule(source, tree, source.text.splitlines())
+    parsed = ParsedModule(source, tree, split_lines(source.text))
+    deep = _too_deep(tree)
+    if deep is not None:
+        start = parsed.span(deep).start
+        return Diagnostic(
+            SYNTAX_ERROR,
+            f"Cannot analyse this file: the code here is nested more than {MAX_NESTING} levels deep",
+            Span(source.path, start, start),
+        )
+    return parsed
+
+
+MAX_NESTING = 500
+"""The deepest syntax tree flashc analyses. Python compiles deeper ones (``a + a + ...`` with 2000
+terms), but flashc's passes walk trees recursively and would exhaust the recursion limit (1000)."""
+
+
+def _too_deep(tree: ast.Module) -> ast.AST | None:
+    """A node (with a position) nested more than ``MAX_NESTING`` levels deep, if there is one."""
+    stack: list[tuple[ast.AST, int, ast.AST]] = [(tree, 0, tree)]
+    while stack:
+        node, depth, located = stack.pop()
+        if depth > MAX_NESTING:
+            return located
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, depth + 1, child if hasattr(child, "lineno") else located))
+    return None

@@ -399,8 +399,9 @@ def _route(
 def _endpoint(group: Group, builder: SettingsBuilder, functions: list[EndpointFunction], resource: tables.ResourceClass, load_balanced: bool, cpu: bool) -> Endpoint:
     name_setting = builder.settings.get("name")
     name = name_setting.value if name_setting is not None and isinstance(name_setting.value, str) else None
-    dependencies = builder.values.get("dependencies") or ()
-    system_dependencies = builder.values.get("system_dependencies") or ()
+    # An invalid value (reported already) is kept raw in ``values``: a string or a number is no list.
+    dependencies = _listed(builder.values.get("dependencies"))
+    system_dependencies = _listed(builder.values.get("system_dependencies"))
     settings = tuple(sorted(builder.settings.values(), key=lambda s: s.key))
     return Endpoint(
         name=name,
@@ -417,3 +418,7 @@ def _endpoint(group: Group, builder: SettingsBuilder, functions: list[EndpointFu
         system_dependencies=tuple(str(d) for d in system_dependencies),
         problems=tuple(builder.problems),
     )
+
+
+def _listed(value: object) -> tuple[object, ...]:
+    return tuple(value) if isinstance(value, (list, tuple)) else ()

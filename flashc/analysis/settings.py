@@ -30,6 +30,8 @@ from .evaluate import Invalid, Known, SdkCall, Unknown, Value
 
 UNSET = object()
 """An argument the call does not pass (``None`` is a value the user may write)."""
+_REJECTED = object()
+"""What :meth:`SettingsBuilder.normalize` returns for an invalid value."""
 
 
 def _nonnegative(setting: str) -> Callable[[object], object]:
@@ -91,7 +93,9 @@ def to_json(value: object) -> object:
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, SdkCall):
         return {"type": value.callee, **{k.name: to_json(k.value.value) for k in value.keywords if isinstance(k.value, Known)}}
-    return value
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return repr(value)  # not a setting's type (reported already): a builtin, a module, bytes, ``...``
 
 
 @dataclass
@@ -145,10 +149,16 @@ class SettingsBuilder:
         origin = "argument" if isinstance(value, Known) else "default"
         raw = value.value if isinstance(value, Known) else value
         normalized = self.normalize(key, raw, span or self.config_span, label)
-        self.values[key] = normalized
+        if normalized is _REJECTED:
+            # Reported; cross-setting checks see only valid values (a string is no list of data centres).
+            self.values.pop(key, None)
+            normalized = raw
+        else:
+            self.values[key] = normalized
         self.settings[key] = Setting(key, to_json(normalized), origin, span)
 
     def normalize(self, key: str, raw: object, span: Span, label: str) -> object:
+        """The SDK's normal form of ``raw``; ``_REJECTED`` (and a diagnostic) when it is invalid."""
         if raw is None or key not in NORMALIZERS:
             return raw
         try:
@@ -156,7 +166,7 @@ class SettingsBuilder:
         except SettingError as error:
             code = ENDPOINT_NAME_INVALID if key == "name" else CONFIG_VALUE_INVALID
             self.problem(code, f"Invalid `{label}`: {_detail(error)}", span)
-            return raw
+            return _REJECTED
 
     def check(self, check: Callable[[], object], key: str) -> None:
         """Run a cross-setting check; its error points at ``key``'s argument."""

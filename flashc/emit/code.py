@@ -24,6 +24,7 @@ from ..analysis import Analysis
 from ..analysis.capture import Origin, analyse_body, enclosing_definitions, referenced_endpoint
 from ..analysis.evaluate import ModuleScope
 from ..analysis.symbols import import_statement, resolve_relative
+from ..diagnostics import split_lines
 from ..model import Endpoint, EndpointFunction, EndpointKind
 from ..transforms.extract import extract_definitions
 from ..transforms.stubs import StubTarget, stub_module, stub_source
@@ -119,7 +120,7 @@ class CodePlanner:
         declared = {span for _, f in self._by_module.get(module, []) for span in f.sdk_decorator_spans}
         if scope is None or not declared:
             return source.text
-        lines = source.text.splitlines(keepends=True)
+        lines = split_lines(source.text, keepends=True)
         for statement in scope.parsed.tree.body:
             call = statement.value if isinstance(statement, (ast.Assign, ast.Expr)) else None
             if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Call) and len(call.args) == 1):

@@ -10,23 +10,16 @@ Lines end at ``\\n``, ``\\r\\n`` or ``\\r`` (what Python and LSP both count; not
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from lsprotocol import types
 
-from ..diagnostics import Position, Span
+from ..diagnostics import LINE_BREAK, Position, Span, split_lines
 
 UTF8 = "utf-8"
 UTF16 = "utf-16"
 UTF32 = "utf-32"
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def split_lines(text: str) -> list[str]:
-    """The lines of ``text`` without their line breaks (a trailing break makes a last empty line)."""
-    return _LINE_BREAK.split(text)
 
 
 def units(text: str, encoding: str = UTF16) -> int:
@@ -84,7 +77,7 @@ def flashc_position(lines: Sequence[str], position: types.Position, encoding: st
 def offset(lines: Sequence[str], text: str, position: Position) -> int:
     """The code-point offset into ``text`` of a flashc position (``lines`` = ``split_lines(text)``)."""
     start = 0
-    for match, _ in zip(_LINE_BREAK.finditer(text), range(position.line - 1)):
+    for match, _ in zip(LINE_BREAK.finditer(text), range(position.line - 1)):
         start = match.end()
     index = position.line - 1
     length = len(lines[index]) if 0 <= index < len(lines) else 0
@@ -94,7 +87,7 @@ def offset(lines: Sequence[str], text: str, position: Position) -> int:
 def position_at(text: str, index: int) -> Position:
     """The flashc position of code-point offset ``index`` in ``text``."""
     line, start = 1, 0
-    for match in _LINE_BREAK.finditer(text, 0, index):
+    for match in LINE_BREAK.finditer(text, 0, index):
         if match.end() > index:
             break
         line, start = line + 1, match.end()

@@ -12,6 +12,7 @@ are followed, transitively.
 from __future__ import annotations
 
 import ast
+import bisect
 import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -510,16 +511,25 @@ def _dependency_literals(context: RuleContext, endpoint: Endpoint) -> Iterator[t
         scope = context.scope(module) if module else None
         if scope is None:
             continue
-        for node in context.module_facts(scope.parsed.name, "dependencies-arguments", _argument_nodes):
+        lines, nodes = context.module_facts(scope.parsed.name, "dependencies-arguments", _argument_nodes)
+        # Only nodes starting on the site's lines can be it or lie within it (in walk order).
+        candidates = sorted(nodes[bisect.bisect_left(lines, site.start.line) : bisect.bisect_right(lines, site.end.line)])
+        for _, node in candidates:
             literal = _literal(scope, _dependencies_value(scope, node, site))
             if literal is not None:
                 yield scope, literal
 
 
-def _argument_nodes(tree: ast.Module) -> list[ast.AST]:
-    """The nodes that can be a ``dependencies`` argument or hold one, so each site walks only these."""
+def _argument_nodes(tree: ast.Module) -> tuple[list[int], list[tuple[int, ast.AST]]]:
+    """The nodes that can be a ``dependencies`` argument or hold one, so each site walks only these:
+    as (walk position, node) sorted by first line, with those lines (an endpoint with thousands of
+    ``@remote`` functions looks each of them up, not through the whole module each time)."""
     kinds = (ast.keyword, ast.List, ast.Tuple, ast.Call)
-    return [node for node in ast.walk(tree) if isinstance(node, kinds)]
+    found = sorted(
+        ((node.lineno, index, node) for index, node in enumerate(ast.walk(tree)) if isinstance(node, kinds)),
+        key=lambda item: (item[0], item[1]),
+    )
+    return [line for line, _, _ in found], [(index, node) for _, index, node in found]
 
 
 def _dependencies_value(scope: ModuleScope, node: ast.AST, site: Span) -> ast.expr | None:

@@ -445,7 +445,7 @@ class _EndpointBody:
         return self._insert_fix(use, statement, f"Add `{statement}` at the top of `{self._home_name(use)}`")
 
     def _constant_fix(self, use: FreeUse, binding: Binding) -> Fix | None:
-        value = ast.get_source_segment(self.parsed.source.text, binding.value) if binding.value is not None else None
+        value = self.parsed.segment(binding.value) if binding.value is not None else None
         if value is None:
             return None
         statement = f"{use.name} = {value}"

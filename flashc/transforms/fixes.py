@@ -8,24 +8,31 @@ consume.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 
-from ..diagnostics import Diagnostic, Edit, Fix, Position, Span
+from ..diagnostics import Diagnostic, Edit, Fix, InsertStatements, Position, Span, split_lines
+
+_lines_with_ends = partial(split_lines, keepends=True)
+"""Lines with their line breaks, as Python and editors count them."""
 
 
 def line_edit(path: str, before: str, after: str) -> Edit:
     """The smallest whole-line edit that turns ``before`` into ``after``."""
-    old_lines = before.splitlines(keepends=True)
-    new_lines = after.splitlines(keepends=True)
-    prefix = 0
-    while prefix < min(len(old_lines), len(new_lines)) and old_lines[prefix] == new_lines[prefix]:
+    return _line_edit(path, _lines_with_ends(before), _lines_with_ends(after))
+
+
+def _line_edit(path: str, old_lines: list[str], new_lines: list[str], equal_before: int = 0, equal_after: int = 0) -> Edit:
+    """:func:`line_edit` on lines; the first ``equal_before`` and last ``equal_after`` lines are
+    known to be the same in both (a shortcut: the result is the same as without it)."""
+    shortest = min(len(old_lines), len(new_lines))
+    prefix = min(equal_before, shortest)
+    while prefix < shortest and old_lines[prefix] == new_lines[prefix]:
         prefix += 1
-    suffix = 0
-    while (
-        suffix < min(len(old_lines), len(new_lines)) - prefix
-        and old_lines[len(old_lines) - 1 - suffix] == new_lines[len(new_lines) - 1 - suffix]
-    ):
+    suffix = min(equal_after, shortest - prefix)
+    while suffix < shortest - prefix and old_lines[len(old_lines) - 1 - suffix] == new_lines[len(new_lines) - 1 - suffix]:
         suffix += 1
     start = Position(prefix + 1, 0)
     end = Position(len(old_lines) - suffix + 1, 0)
@@ -33,11 +40,64 @@ def line_edit(path: str, before: str, after: str) -> Edit:
     return Edit(Span(path, start, end), replacement)
 
 
+class _Lines:
+    """A text's lines and where each starts, computed once for all the fixes of a file."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lines = _lines_with_ends(text)
+        self.starts = [0]
+        for line in self.lines:
+            self.starts.append(self.starts[-1] + len(line))
+
+    def at_line_start(self, offset: int, following: str) -> bool:
+        """Whether ``offset`` starts a line, also when ``following`` comes next (a ``\r`` then ``\n`` is one break)."""
+        if offset == 0:
+            return True
+        previous = self.text[offset - 1]
+        return previous == "\n" or (previous == "\r" and not following.startswith("\n"))
+
+    def edit(self, path: str, start: int, end: int, replacement: str) -> Edit:
+        """The line edit of replacing ``text[start:end]`` by ``replacement``, without diffing the whole file."""
+        text = self.text
+        aligned = (
+            self.at_line_start(start, replacement or text[end:])
+            and self.at_line_start(end, text[end:])
+            and (end == len(text) or not replacement or replacement[-1] == "\n" or (replacement[-1] == "\r" and not text.startswith("\n", end)))
+        )
+        if not aligned:
+            return line_edit(path, text, text[:start] + replacement + text[end:])
+        first = bisect.bisect_left(self.starts, start)
+        last = bisect.bisect_left(self.starts, end)
+        new_lines = [*self.lines[:first], *_lines_with_ends(replacement), *self.lines[last:]]
+        return _line_edit(path, self.lines, new_lines, first, len(self.lines) - last)
+
+
 def materialize(diagnostics: Sequence[Diagnostic], texts: Mapping[str, str]) -> list[Diagnostic]:
-    """Turn every pending fix into text edits (libcst parses each affected file once per fix)."""
-    from .insert import FixError, insert_statements  # libcst, only when there is a fix to make
+    """Turn every pending fix into text edits (libcst parses each affected file once)."""
+    from .insert import FixError, insert_region  # libcst, only when there is a fix to make
 
     result = []
+    made: dict[tuple[str, InsertStatements], Edit | None] = {}
+    """Each change once per file: uses of one name in one function share their fix."""
+    lines: dict[str, _Lines] = {}
+
+    def edit(path: str, text: str, change: InsertStatements) -> Edit:
+        key = (path, change)
+        if key not in made:
+            try:
+                start, end, replacement = insert_region(text, change)
+            except FixError:
+                made[key] = None
+            else:
+                if path not in lines or lines[path].text is not text:
+                    lines[path] = _Lines(text)
+                made[key] = lines[path].edit(path, start, end, replacement)
+        found = made[key]
+        if found is None:
+            raise FixError(f"cannot make {change} into edits")
+        return found
+
     for diagnostic in diagnostics:
         fix = diagnostic.fix
         if fix is None or not fix.pending:
@@ -49,7 +109,7 @@ def materialize(diagnostics: Sequence[Diagnostic], texts: Mapping[str, str]) -> 
                 raise FixError("source not available")
             edits = list(fix.edits)
             for change in fix.pending:
-                edits.append(line_edit(diagnostic.span.path, text, insert_statements(text, change)))
+                edits.append(edit(diagnostic.span.path, text, change))
         except FixError:
             result.append(replace(diagnostic, fix=None))
             continue
@@ -77,7 +137,7 @@ def apply_fixes(text: str, fixes: Iterable[Fix]) -> tuple[str, int]:
         taken.extend(edits)
         seen.update(edits)
         applied += 1
-    lines = text.splitlines(keepends=True)
+    lines = _lines_with_ends(text)
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line))

@@ -21,22 +21,91 @@ class FixError(Exception):
 
 def insert_statements(source: str, change: InsertStatements) -> str:
     """``source`` with ``change.statements`` added at the top of the definition's body."""
+    start, end, replacement = insert_region(source, change)
+    return source[:start] + replacement + source[end:]
+
+
+def insert_region(source: str, change: InsertStatements) -> tuple[int, int, str]:
+    """:func:`insert_statements` as ``(start, end, replacement)``: what replaces ``source[start:end]``.
+
+    Only the top-level statement holding the definition is transformed and printed again,
+    so the fixes of a file with thousands of definitions cost time in proportion to their
+    number, not to its square.
+    """
     try:
-        module = _parse(source)
-        statements = [cst.parse_statement(text + "\n") for text in change.statements]
+        return _insert(source, change)
     except cst.ParserSyntaxError as error:
         raise FixError(str(error)) from None
+    except RecursionError:
+        raise FixError("the code is nested too deeply for libcst") from None
+
+
+def _insert(source: str, change: InsertStatements) -> tuple[int, int, str]:
+    layout = _layout(source)
+    if isinstance(layout, str):
+        raise FixError(layout)
+    statements = [cst.parse_statement(text + "\n") for text in change.statements]
+    module = layout.module
+    index, earlier = layout.holders.get(change.scope[0], (None, 0)) if change.scope else (None, 0)
+    if index is not None:
+        original = module.body[index]
+        start, code = layout.starts[index], module.code_for_node(original)
+        if source.startswith(code, start):
+            inserter = _Inserter(change.scope, statements)
+            inserter.counts[0][change.scope[0][0]] = earlier
+            updated = original.visit(inserter)
+            if inserter.done:
+                return start, start + len(code), module.code_for_node(updated)
     inserter = _Inserter(change.scope, statements)
-    updated = module.visit(inserter)
+    updated_module = module.visit(inserter)
     if not inserter.done:
         raise FixError(f"definition {'.'.join(name for name, _ in change.scope)} not found")
-    return updated.code
+    return 0, len(source), updated_module.code
+
+
+class _Layout:
+    """A parsed file, where each top-level statement starts, and which one holds each module-level definition."""
+
+    def __init__(self, source: str) -> None:
+        self.module = module = cst.parse_module(source)
+        offset = sum(len(module.code_for_node(line)) for line in module.header)
+        self.starts: list[int] = []
+        self.holders: dict[tuple[str, int], tuple[int, int]] = {}
+        """``(name, occurrence)`` -> (index of the top-level statement holding it, how many
+        module-level definitions of that name come before that statement)."""
+        counts: dict[str, int] = {}
+        for index, statement in enumerate(module.body):
+            self.starts.append(offset)
+            offset += len(module.code_for_node(statement))
+            before = dict(counts)
+            for name in _module_level_definitions(statement):
+                occurrence = counts.get(name, 0)
+                counts[name] = occurrence + 1
+                self.holders[(name, occurrence)] = (index, before.get(name, 0))
+
+
+def _module_level_definitions(statement: cst.CSTNode) -> list[str]:
+    """Names of the definitions ``statement`` makes at module level (itself, or under ``if``/``try``/``with``...)."""
+    if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+        return [statement.name.value]
+    names: list[str] = []
+    for child in statement.children:
+        if isinstance(child, (cst.BaseExpression, cst.BaseSmallStatement)):
+            continue
+        names.extend(_module_level_definitions(child))
+    return names
 
 
 @functools.lru_cache(maxsize=16)
-def _parse(source: str) -> cst.Module:
-    """libcst trees are immutable: a file with several fixes is parsed once, not once per fix."""
-    return cst.parse_module(source)
+def _layout(source: str) -> _Layout | str:
+    """libcst trees are immutable: a file with several fixes is parsed once, not once per fix
+    (and one that libcst cannot parse is tried once: the reason is kept)."""
+    try:
+        return _Layout(source)
+    except cst.ParserSyntaxError as error:
+        return str(error)
+    except RecursionError:
+        return "the code is nested too deeply for libcst"
 
 
 class _Inserter(cst.CSTTransformer):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Client
 from lsprotocol import types
+
+if TYPE_CHECKING:  # for annotations only: at run time ``conftest`` may name another directory's
+    from conftest import Client
 
 pytestmark = pytest.mark.asyncio
 

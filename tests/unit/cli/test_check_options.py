@@ -116,3 +116,25 @@ def test_paths_of_several_projects_are_each_checked_in_their_project(run) -> Non
     assert any(line.startswith("client.py:18:5: FC201") for line in lines)
     assert any(line.startswith("../names/second.py:9:2: FC310") for line in lines)
     assert {line.split(":")[0] for line in lines} == {"client.py", "../names/second.py"}
+
+
+def test_excerpts_count_lines_as_python_does(run, tmp_path) -> None:
+    """A form feed or a Unicode line separator does not end a line (``str.splitlines`` says it does)."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "ff"\nversion = "0"\n', encoding="utf-8")
+    (tmp_path / "main.py").write_text(
+        "import os\nfrom runpod_flash import Endpoint\n\x0c\n# \u2028 separated\n"
+        "@Endpoint(name='e')\nasync def f(x):\n    return os.getcwd()\n",
+        encoding="utf-8",
+    )
+    result = run("check", "--no-cache", tmp_path)
+    assert "main.py:7:12: FC101" in result.output, result.output
+    assert "7 |     return os.getcwd()" in result.output, result.output
+
+
+def test_split_lines_ends_lines_where_python_does() -> None:
+    from flashc.diagnostics import split_lines
+
+    text = "a\r\nb\rc\x0cd\u2028e\x1cf\nlast"
+    assert split_lines(text) == ["a", "b", "c\x0cd\u2028e\x1cf", "last"]
+    assert split_lines(text, keepends=True) == ["a\r\n", "b\r", "c\x0cd\u2028e\x1cf\n", "last"]
+    assert split_lines("x\n") == ["x", ""] and split_lines("x\n", keepends=True) == ["x\n"]
