@@ -171,14 +171,16 @@ def analyse_sources(
     candidates: set[str] | frozenset[str] | None = None,
 ) -> Analysis:
     scopes = ModuleScopes(sources)
-    evaluator = Evaluator(scopes, _package_names(sources))
+    package_names = _package_names(sources)
+    evaluator = Evaluator(scopes, package_names)
     candidates = candidate_modules(sources) if candidates is None else candidates
     targets: list[Target] = []
+    names = _same_names(root, frozenset(sources))
     for name in sorted(candidates):
         scope = scopes.get(name)
         if scope is None:
             continue
-        found, problems = discover(scope, evaluator)
+        found, problems = _discover(root, name, scope, scopes, names, package_names)
         targets.extend(found)
         diagnostics.extend(problems)
 
@@ -209,6 +211,89 @@ def analyse_sources(
         diagnostics=tuple(sorted(set(diagnostics), key=Diagnostic.sort_key)),
     )
     return Analysis(model, sources, scopes, frozenset(candidates))
+
+
+@dataclass(frozen=True, slots=True)
+class _Discovered:
+    """One module's discovery and everything it read: valid while all of it is unchanged."""
+
+    scope: ModuleScope
+    read: tuple[tuple[str, ModuleScope | None], ...]
+    """The other modules its evaluation looked up, as they were."""
+    names: frozenset[str]
+    """The project's module names (which imports are local)."""
+    targets: tuple[Target, ...]
+    problems: tuple[Diagnostic, ...]
+
+
+_DISCOVERED_LIMIT = 4096
+_DISCOVERED: OrderedDict[tuple[Path, str], _Discovered] = OrderedDict()
+"""The newest discovery of each module of each project, for the re-checks of one process
+(least recently used first, bounded like the parses it holds)."""
+_NAMES: dict[Path, frozenset[str]] = {}
+
+
+def _same_names(root: Path, names: frozenset[str]) -> frozenset[str]:
+    """``names``, as the very object of the previous check of ``root`` when equal (so that a
+    discovery's validity is one identity test, not a comparison of every module name)."""
+    previous = _NAMES.get(root)
+    if previous is not None and previous == names:
+        return previous
+    _NAMES[root] = names
+    return names
+
+
+class _Recording(Mapping[str, ModuleScope]):
+    """The project's scopes, noting each module looked up (what a discovery depends on)."""
+
+    def __init__(self, scopes: ModuleScopes) -> None:
+        self._scopes = scopes
+        self.read: dict[str, ModuleScope | None] = {}
+
+    def __getitem__(self, name: str) -> ModuleScope:
+        try:
+            scope = self._scopes[name]
+        except KeyError:
+            self.read[name] = None
+            raise
+        self.read[name] = scope
+        return scope
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._scopes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._scopes)
+
+    def __len__(self) -> int:
+        return len(self._scopes)
+
+
+def _discover(
+    root: Path, name: str, scope: ModuleScope, scopes: ModuleScopes, names: frozenset[str], package_names: frozenset[str]
+) -> tuple[tuple[Target, ...], tuple[Diagnostic, ...]]:
+    """:func:`discover` of one module, reused while the module, the modules its evaluation read
+    and the set of project modules are unchanged (parses are shared by content, so unchanged
+    means the same object). Each module is evaluated on its own, so what it reads is complete;
+    targets of different modules using one configuration still group together, by where the
+    configuration is created."""
+    kept = _DISCOVERED.get((root, name))
+    if (
+        kept is not None
+        and kept.scope is scope
+        and kept.names is names
+        and all(scopes.get(other) is was for other, was in kept.read)
+    ):
+        _DISCOVERED.move_to_end((root, name))
+        return kept.targets, kept.problems
+    recording = _Recording(scopes)
+    found, problems = discover(scope, Evaluator(recording, package_names))
+    recording.read.pop(name, None)
+    _DISCOVERED[(root, name)] = _Discovered(scope, tuple(recording.read.items()), names, tuple(found), tuple(problems))
+    _DISCOVERED.move_to_end((root, name))
+    if len(_DISCOVERED) > _DISCOVERED_LIMIT:
+        _DISCOVERED.popitem(last=False)
+    return tuple(found), tuple(problems)
 
 
 def _merge_identical(endpoints: list[Endpoint]) -> list[Endpoint]:

@@ -94,14 +94,12 @@ def check(context: RuleContext) -> Iterator[Diagnostic]:
     for module in sorted(context.analysis.candidates):
         if not context.owns(module):
             continue
-        source = context.analysis.sources[module]
-        # Only statements with a line that looks like a call of an endpoint name are walked.
-        offsets = [m.start() for m in _CALL_LIKE.finditer(source.text) if m.group(1) in names]
-        if not offsets:
-            continue
-        lines = _line_numbers(source.text, offsets)
         scope = context.scope(module)
         if scope is None:
+            continue
+        # Only statements with a line that looks like a call of an endpoint name are walked.
+        lines = {line for name, found in _call_like_lines(scope).items() if name in names for line in found}
+        if not lines:
             continue
         walker = _CallSites(scope, endpoints, names)
         for statement in scope.parsed.tree.body:
@@ -115,16 +113,20 @@ _CALL_LIKE = re.compile(r"(?<!def )\b((?!\d)\w+)\s*\(")
 of endpoint names (an alternation of a thousand names made this rule the slowest part of a check)."""
 
 
-def _line_numbers(text: str, offsets: list[int]) -> set[int]:
-    """The 1-based lines of ascending ``offsets`` into ``text`` (counting newlines between
-    neighbours: building a table of every line start cost more than the rest of the rule)."""
-    lines: set[int] = set()
-    line, previous = 1, 0
-    for offset in offsets:
-        line += text.count("\n", previous, offset)
-        previous = offset
-        lines.add(line)
-    return lines
+def _call_like_lines(scope: ModuleScope) -> dict[str, set[int]]:
+    """Name -> the lines where it is followed by ``(``, once per module text (kept with its parse)."""
+    kept = scope.facts.get("call-like-lines")
+    if kept is None:
+        text = scope.parsed.source.text
+        matches = [(m.group(1), m.start()) for m in _CALL_LIKE.finditer(text)]
+        kept = {}
+        line, previous = 1, 0
+        for name, offset in matches:
+            line += text.count("\n", previous, offset)
+            previous = offset
+            kept.setdefault(name, set()).add(line)
+        scope.facts["call-like-lines"] = kept
+    return kept  # type: ignore[return-value]
 
 
 @dataclass

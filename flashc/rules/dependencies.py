@@ -215,7 +215,13 @@ def _function_imports(context: RuleContext, function: EndpointFunction) -> tuple
     node = context.definition(function)
     if scope is None or node is None:
         return ()
-    return tuple(_imports(scope, _import_statements([node], module_level=False)))
+    # The imports depend on the module's text alone: kept with its parse for later checks.
+    key = f"dependency-imports:{id(node)}"
+    kept = scope.facts.get(key)
+    if kept is None or kept[0] is not node:  # type: ignore[index]
+        kept = (node, tuple(_imports(scope, _import_statements([node], module_level=False))))
+        scope.facts[key] = kept
+    return kept[1]  # type: ignore[index,return-value]
 
 
 def _imports(scope: ModuleScope, statements: Iterable[tuple[ImportNode, bool]]) -> Iterator[_Import]:
@@ -382,9 +388,17 @@ class _ProjectImports:
         """The module-level imports of project ``module`` (parsed once per check)."""
         if module not in self._module_level:
             scope = self._context.scope(module)
-            statements = () if scope is None else _import_statements(scope.parsed.tree.body, module_level=True)
-            self._module_level[module] = () if scope is None else tuple(_imports(scope, statements))
+            self._module_level[module] = () if scope is None else _module_level_imports(scope)
         return self._module_level[module]
+
+
+def _module_level_imports(scope: ModuleScope) -> tuple[_Import, ...]:
+    """A module's module-level imports, once per module text (kept with its parse)."""
+    kept = scope.facts.get("module-level-imports")
+    if kept is None:
+        kept = tuple(_imports(scope, _import_statements(scope.parsed.tree.body, module_level=True)))
+        scope.facts["module-level-imports"] = kept
+    return kept  # type: ignore[return-value]
 
 
 def _ancestors(module: str) -> list[str]:
