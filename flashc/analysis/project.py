@@ -25,7 +25,7 @@ from . import body
 from .discover import Target, discover
 from .evaluate import Evaluator, ModuleScope
 from .parse import ParsedModule, parse_module, read_source
-from .resolve import group_targets, resolve_group
+from .resolve import FunctionBuilder, Group, group_targets, resolve_group
 from .symbols import collect_bindings, resolve_relative
 
 _SDK_MENTION = re.compile(r"\b(?:{})\b".format("|".join(tables.SDK_MODULES)))
@@ -175,7 +175,7 @@ def analyse_sources(
     evaluator = Evaluator(scopes, package_names)
     candidates = candidate_modules(sources) if candidates is None else candidates
     targets: list[Target] = []
-    names = _same_names(root, frozenset(sources))
+    names = _same(root, "modules", frozenset(sources))
     for name in sorted(candidates):
         scope = scopes.get(name)
         if scope is None:
@@ -184,14 +184,15 @@ def analyse_sources(
         targets.extend(found)
         diagnostics.extend(problems)
 
-    endpoint_names = {(t.scope.parsed.name, t.node.name) for t in targets}
+    endpoint_names = _same(root, "endpoints", frozenset((t.scope.parsed.name, t.node.name) for t in targets))
 
     def build_function(target: Target, routes: tuple[Route, ...], local: bool) -> EndpointFunction:
         return _endpoint_function(target, routes, local, endpoint_names, evaluator.is_local_module)
 
     python_version = config.python_version or tables.DEFAULT_PYTHON_VERSION
     groups = group_targets(targets, diagnostics)
-    endpoints = _merge_identical([resolve_group(group, build_function, python_version) for group in groups])
+    reused = (root, python_version, endpoint_names, names)
+    endpoints = _merge_identical([_resolve(group, build_function, reused) for group in groups])
     endpoints.sort(key=lambda e: (e.path, e.config_span.start, e.name or ""))
     diagnostics.extend(scopes.diagnostics)
     counts: dict[str, int] = {}
@@ -230,17 +231,41 @@ _DISCOVERED_LIMIT = 4096
 _DISCOVERED: OrderedDict[tuple[Path, str], _Discovered] = OrderedDict()
 """The newest discovery of each module of each project, for the re-checks of one process
 (least recently used first, bounded like the parses it holds)."""
-_NAMES: dict[Path, frozenset[str]] = {}
+_NAMES: dict[tuple[Path, str], frozenset] = {}
 
 
-def _same_names(root: Path, names: frozenset[str]) -> frozenset[str]:
-    """``names``, as the very object of the previous check of ``root`` when equal (so that a
-    discovery's validity is one identity test, not a comparison of every module name)."""
-    previous = _NAMES.get(root)
+def _same(root: Path, kind: str, names: frozenset) -> frozenset:
+    """``names`` (the project's module names, or its endpoint functions), as the very object of
+    the previous check of ``root`` when equal: then what was computed with them is valid after
+    one identity test, not a comparison of every name."""
+    previous = _NAMES.get((root, kind))
     if previous is not None and previous == names:
         return previous
-    _NAMES[root] = names
+    _NAMES[(root, kind)] = names
     return names
+
+
+_RESOLVED_LIMIT = 4096
+_RESOLVED: OrderedDict[tuple[object, ...], tuple[tuple[Target, ...], Endpoint]] = OrderedDict()
+"""Endpoints by the discovered targets they were resolved from (see :func:`_resolve`)."""
+
+
+def _resolve(group: Group, build_function: FunctionBuilder, reused: tuple[object, ...]) -> Endpoint:
+    """:func:`resolve_group`, reused while the group's targets are the very objects of a previous
+    check (so their modules and what those read are unchanged), with the same Python version,
+    endpoint functions and module names (``reused``: what the endpoint's facts depend on beyond
+    its own modules)."""
+    members = tuple(target for target, _ in group.members)
+    key = (*reused, tuple(id(t) for t in members), tuple(tuple(id(d) for d in chosen) for _, chosen in group.members))
+    kept = _RESOLVED.get(key)
+    if kept is not None and all(a is b for a, b in zip(kept[0], members)):
+        _RESOLVED.move_to_end(key)
+        return kept[1]
+    endpoint = resolve_group(group, build_function, reused[1])  # type: ignore[arg-type]
+    _RESOLVED[key] = (members, endpoint)
+    if len(_RESOLVED) > _RESOLVED_LIMIT:
+        _RESOLVED.popitem(last=False)
+    return endpoint
 
 
 class _Recording(Mapping[str, ModuleScope]):

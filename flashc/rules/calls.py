@@ -90,22 +90,47 @@ def check(context: RuleContext) -> Iterator[Diagnostic]:
     }
     if not endpoints:
         return
-    names = {name for _, name in endpoints}
+    names = _same_names(frozenset(name for _, name in endpoints))
     for module in sorted(context.analysis.candidates):
         if not context.owns(module):
             continue
         scope = context.scope(module)
         if scope is None:
             continue
-        # Only statements with a line that looks like a call of an endpoint name are walked.
-        lines = {line for name, found in _call_like_lines(scope).items() if name in names for line in found}
-        if not lines:
-            continue
         walker = _CallSites(scope, endpoints, names)
+        for call, parent, frame in _sites(scope, names):
+            walker.judge(call, parent, frame)
+        yield from walker.found
+
+
+_NAMES: list[frozenset[str]] = []
+"""The endpoint function names of the previous check (see :func:`_same_names`)."""
+
+
+def _same_names(names: frozenset[str]) -> frozenset[str]:
+    """``names``, as the previous check's very object when equal: call sites found with them
+    stay valid after one identity test."""
+    if _NAMES and _NAMES[0] == names:
+        return _NAMES[0]
+    _NAMES[:] = [names]
+    return names
+
+
+def _sites(scope: ModuleScope, names: frozenset[str]) -> list[tuple[ast.Call, ast.AST | None, _Frame]]:
+    """Calls of a name in ``names`` with their parent node and function, once per module text
+    and set of names (kept with the parse: an editor re-check walks only the edited module)."""
+    kept = scope.facts.get("call-sites")
+    if kept is not None and kept[0] is names:  # type: ignore[index]
+        return kept[1]  # type: ignore[index,return-value]
+    # Only statements with a line that looks like a call of an endpoint name are walked.
+    lines = {line for name, found in _call_like_lines(scope).items() if name in names for line in found}
+    walker = _CallSites(scope, {}, names)
+    if lines:
         for statement in scope.parsed.tree.body:
             if any(statement.lineno <= line <= (statement.end_lineno or statement.lineno) for line in lines):
                 walker.visit(statement, None, _Frame(None))
-        yield from walker.found
+    scope.facts["call-sites"] = (names, walker.sites)
+    return walker.sites
 
 
 _CALL_LIKE = re.compile(r"(?<!def )\b((?!\d)\w+)\s*\(")
@@ -182,12 +207,13 @@ class _Frame:
 
 
 class _CallSites:
-    def __init__(self, scope: ModuleScope, endpoints: dict[tuple[str, str], EndpointFunction], names: set[str]) -> None:
+    def __init__(self, scope: ModuleScope, endpoints: dict[tuple[str, str], EndpointFunction], names: frozenset[str]) -> None:
         self.scope = scope
         self.parsed = scope.parsed
         self.endpoints = endpoints
         self.names = names
         self.found: list[Diagnostic] = []
+        self.sites: list[tuple[ast.Call, ast.AST | None, _Frame]] = []
 
     # --- walking, with each node's parent ----------------------------------------------------
 
@@ -204,18 +230,18 @@ class _CallSites:
             self.statements(node.body, inner)
             return
         if isinstance(node, ast.Call):
-            self._call(node, parent, frame)
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+            if name in self.names:
+                self.sites.append((node, parent, frame))
         for child in ast.iter_child_nodes(node):
             self.visit(child, node, frame)
 
     # --- one call ------------------------------------------------------------------------------
 
-    def _call(self, call: ast.Call, parent: ast.AST | None, frame: _Frame) -> None:
-        func = call.func
-        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-        if name not in self.names:
-            return
-        key = self._callee(func, frame)
+    def judge(self, call: ast.Call, parent: ast.AST | None, frame: _Frame) -> None:
+        """Findings of one call site (see :func:`_sites`) against the endpoints of this check."""
+        key = self._callee(call.func, frame)
         function = self.endpoints.get(key) if key else None
         if function is None:
             return

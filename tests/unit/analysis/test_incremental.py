@@ -13,12 +13,14 @@ import pytest
 
 from flashc import api
 from flashc.analysis import project as front_end
+from flashc.rules import dependencies
 
 CONFIG = 'from flashc import CpuInstanceType, CpuLiveServerless\n\ncpu = CpuLiveServerless(name="shared", instanceIds=[CpuInstanceType.CPU3C_1_2], workersMax=2)\n'
 WORKER = (
     "from flashc import remote\n\nfrom config import cpu\n\n\n"
-    "@remote(resource_config=cpu)\nasync def work(x: int) -> int:\n    return x * 2\n"
+    "@remote(resource_config=cpu)\nasync def work(x: int) -> int:\n    from helpers import double\n\n    return double(x)\n"
 )
+HELPERS = "def double(x: int) -> int:\n    return x * 2\n"
 API = 'from flashc import CpuInstanceType, Endpoint\n\napi = Endpoint(name="web", cpu=CpuInstanceType.CPU3C_1_2)\n\n\n@api.get("/a")\nasync def a() -> dict:\n    return {}\n'
 ROUTES = 'from app import api\n\n\n@api.post("/b")\nasync def b(x: int) -> dict:\n    from worker import work\n\n    return {"x": await work(x)}\n'
 DUPLICATE = (
@@ -36,12 +38,14 @@ EDITS: list[tuple[str, dict[str, str]]] = [
     ("a route module calls the worker wrongly", {"routes.py": ROUTES.replace("await work(x)", "await work(x, 3)")}),
     ("the route module drops its await", {"routes.py": ROUTES.replace('return {"x": await work(x)}', 'work(x)\n    return {"x": x}')}),
     ("a second module declares the same endpoint name", {"app.py": API + DUPLICATE}),
+    ("the helper the worker imports loads an undeclared package", {"helpers.py": "import requests\n\n" + HELPERS}),
+    ("the helper loses the function the worker imports", {"helpers.py": HELPERS.replace("double", "twice")}),
     ("back as written", {}),
 ]
 
 
 def _forget() -> None:
-    for cache in (front_end._PARSED, front_end._READ, front_end._SCANNED, front_end._DISCOVERED, front_end._NAMES):
+    for cache in (front_end._PARSED, front_end._READ, front_end._SCANNED, front_end._DISCOVERED, front_end._NAMES, front_end._RESOLVED, dependencies._KEPT):
         cache.clear()
 
 
@@ -60,7 +64,7 @@ def _outcome(root: Path, overrides: dict[str, str]) -> tuple[list[tuple[str, str
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "t"\nversion = "0"\n', encoding="utf-8")
-    for name, text in {"config.py": CONFIG, "worker.py": WORKER, "app.py": API, "routes.py": ROUTES}.items():
+    for name, text in {"config.py": CONFIG, "worker.py": WORKER, "app.py": API, "routes.py": ROUTES, "helpers.py": HELPERS}.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     return tmp_path
 
@@ -82,6 +86,8 @@ def test_every_recheck_says_what_a_check_from_scratch_says(root: Path) -> None:
     assert "FC202" in codes[5]
     assert "FC201" in codes[6]
     assert "FC310" in codes[7]
+    assert "FC401" in codes[8]
+    assert "FC404" in codes[9]
 
 
 def test_routes_added_from_another_module_stay_one_endpoint_after_either_is_edited(root: Path) -> None:
