@@ -57,28 +57,35 @@ def iter_source_files(root: Path, config: Config) -> Iterator[Path]:
 
     A subdirectory with its own pyproject.toml is another project and is not entered.
     """
+    for path, _ in iter_source_paths(root, config):
+        yield path
+
+
+def iter_source_paths(root: Path, config: Config) -> Iterator[tuple[Path, str]]:
+    """:func:`iter_source_files`, each with its project-relative POSIX path (computed as text:
+    the editor re-reads the file list on every check, and path objects cost more than the rest)."""
     excludes = pathspec.GitIgnoreSpec.from_lines([*BUILTIN_EXCLUDES, *config.exclude])
-    yield from _walk(root, root, [excludes])
+    yield from _walk(root, str(root), "", [excludes])
 
 
-def _walk(root: Path, directory: Path, specs: list) -> Iterator[Path]:
+def _walk(root: Path, directory: str, relative_directory: str, specs: list) -> Iterator[tuple[Path, str]]:
     """``specs`` are matchers (``match_file(relative_posix_path)``), outermost first."""
-    gitignore = directory / ".gitignore"
-    if gitignore.is_file():
-        lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
-        specs = [*specs, _Anchored(directory.relative_to(root), pathspec.GitIgnoreSpec.from_lines(lines))]
+    gitignore = os.path.join(directory, ".gitignore")
+    if os.path.isfile(gitignore):
+        lines = Path(gitignore).read_text(encoding="utf-8", errors="replace").splitlines()
+        specs = [*specs, _Anchored(Path(relative_directory or "."), pathspec.GitIgnoreSpec.from_lines(lines))]
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except OSError:
         return
     for entry in entries:
-        relative = Path(entry.path).relative_to(root).as_posix()
+        relative = relative_directory + entry.name
         if entry.is_dir(follow_symlinks=False):
             nested_project = os.path.isfile(os.path.join(entry.path, "pyproject.toml"))
             if not nested_project and not any(spec.match_file(relative + "/") for spec in specs):
-                yield from _walk(root, Path(entry.path), specs)
+                yield from _walk(root, entry.path, relative + "/", specs)
         elif entry.name.endswith(".py") and not any(spec.match_file(relative) for spec in specs):
-            yield Path(entry.path)
+            yield Path(entry.path), relative
 
 
 class _Anchored:
@@ -106,12 +113,19 @@ def find_nested_projects(directory: Path) -> list[Path]:
     return found
 
 
-def module_name(relative: Path) -> tuple[str, bool]:
+def module_name(relative: Path | str) -> tuple[str, bool]:
     """``pkg/sub/mod.py`` -> ``("pkg.sub.mod", False)``; ``pkg/__init__.py`` -> ``("pkg", True)``.
 
-    A leading ``src/`` is dropped, since that is the import root of a src layout.
+    A leading ``src/`` is dropped, since that is the import root of a src layout. ``relative``
+    may be a path or a project-relative POSIX string.
     """
-    parts = list(relative.with_suffix("").parts)
+    if isinstance(relative, str):
+        parts = relative.split("/")
+        dot = parts[-1].rfind(".")
+        if 0 < dot < len(parts[-1]) - 1:  # the suffix, as ``PurePath.with_suffix("")`` sees it
+            parts[-1] = parts[-1][:dot]
+    else:
+        parts = list(relative.with_suffix("").parts)
     if len(parts) > 1 and parts[0] == "src":
         parts = parts[1:]
     is_package = parts[-1] == "__init__"

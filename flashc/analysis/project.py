@@ -19,7 +19,7 @@ from flashc_runtime.sdk import tables
 
 from ..config import Config
 from ..diagnostics import Diagnostic
-from ..discovery import iter_source_files, module_name
+from ..discovery import iter_source_paths, module_name
 from ..model import Endpoint, EndpointFunction, ModuleSummary, ProjectModel, Route, SourceFile
 from . import body
 from .discover import Target, discover
@@ -120,11 +120,10 @@ def read_sources(root: Path, config: Config, overrides: Mapping[str, str] | None
     """Every project file as text (module name -> source), plus FC902 for unreadable ones."""
     diagnostics: list[Diagnostic] = []
     sources: dict[str, SourceFile] = {}
-    for file in iter_source_files(root, config):
-        relative = file.relative_to(root)
+    for file, relative in iter_source_paths(root, config):
         name, is_package = module_name(relative)
-        text = overrides.get(relative.as_posix()) if overrides else None
-        source = SourceFile(relative.as_posix(), name, text, is_package) if text is not None else _read(root, file, name, is_package)
+        text = overrides.get(relative) if overrides else None
+        source = SourceFile(relative, name, text, is_package) if text is not None else _read(root, file, relative, name, is_package)
         if isinstance(source, Diagnostic):
             diagnostics.append(source)
         elif name and name not in sources:
@@ -133,17 +132,18 @@ def read_sources(root: Path, config: Config, overrides: Mapping[str, str] | None
 
 
 _READ_LIMIT = 8192
-_READ: OrderedDict[tuple[Path, str, bool, bytes], SourceFile] = OrderedDict()
+_READ: OrderedDict[tuple[str, str, str, bool, bytes], SourceFile] = OrderedDict()
 """Decoded files by their bytes, shared by the analyses of one process: an editor re-check
 reads every file again (an edit elsewhere may have saved it) but decodes only what changed."""
 
 
-def _read(root: Path, file: Path, name: str, is_package: bool) -> SourceFile | Diagnostic:
+def _read(root: Path, file: Path, relative: str, name: str, is_package: bool) -> SourceFile | Diagnostic:
     try:
-        data = file.read_bytes()
+        with open(file, "rb") as stream:
+            data = stream.read()
     except OSError:
         return read_source(root, file, name, is_package)  # says why
-    key = (file, name, is_package, data)
+    key = (str(root), relative, name, is_package, data)
     cached = _READ.get(key)
     if cached is not None:
         _READ.move_to_end(key)
