@@ -18,11 +18,11 @@ from pathlib import Path
 from flashc_runtime.sdk import tables
 
 from ..config import Config
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, Span
 from ..discovery import iter_source_paths, module_name
 from ..model import Endpoint, EndpointFunction, ModuleSummary, ProjectModel, Route, SourceFile
 from . import body
-from .discover import Target, discover
+from .discover import Declaration, Target, discover
 from .evaluate import Evaluator, ModuleScope
 from .parse import ParsedModule, parse_module, read_source
 from .resolve import FunctionBuilder, Group, group_targets, resolve_group
@@ -246,8 +246,9 @@ def _same(root: Path, kind: str, names: frozenset) -> frozenset:
 
 
 _RESOLVED_LIMIT = 4096
-_RESOLVED: OrderedDict[tuple[object, ...], tuple[tuple[Target, ...], Endpoint]] = OrderedDict()
-"""Endpoints by the discovered targets they were resolved from (see :func:`_resolve`)."""
+_RESOLVED: OrderedDict[tuple[Path, Span], tuple[tuple[object, ...], tuple[tuple[Target, tuple[Declaration, ...]], ...], Endpoint]] = OrderedDict()
+"""The newest endpoint resolved for each configuration of each project, with what it was
+resolved from (see :func:`_resolve`); an edit replaces its entry, so a session does not pile up."""
 
 
 def _resolve(group: Group, build_function: FunctionBuilder, reused: tuple[object, ...]) -> Endpoint:
@@ -255,14 +256,20 @@ def _resolve(group: Group, build_function: FunctionBuilder, reused: tuple[object
     check (so their modules and what those read are unchanged), with the same Python version,
     endpoint functions and module names (``reused``: what the endpoint's facts depend on beyond
     its own modules)."""
-    members = tuple(target for target, _ in group.members)
-    key = (*reused, tuple(id(t) for t in members), tuple(tuple(id(d) for d in chosen) for _, chosen in group.members))
+    members = tuple((target, tuple(chosen)) for target, chosen in group.members)
+    key = (reused[0], group.config_span)  # type: ignore[index]
     kept = _RESOLVED.get(key)
-    if kept is not None and all(a is b for a, b in zip(kept[0], members)):
+    if (
+        kept is not None
+        and len(kept[0]) == len(reused) and all(a is b for a, b in zip(kept[0], reused))
+        and len(kept[1]) == len(members)
+        and all(t is u and len(c) == len(d) and all(x is y for x, y in zip(c, d)) for (t, c), (u, d) in zip(kept[1], members))
+    ):
         _RESOLVED.move_to_end(key)
-        return kept[1]
+        return kept[2]
     endpoint = resolve_group(group, build_function, reused[1])  # type: ignore[arg-type]
-    _RESOLVED[key] = (members, endpoint)
+    _RESOLVED[key] = (reused, members, endpoint)
+    _RESOLVED.move_to_end(key)
     if len(_RESOLVED) > _RESOLVED_LIMIT:
         _RESOLVED.popitem(last=False)
     return endpoint

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TypeVar
 
 from flashc_runtime.sdk import tables
 
@@ -26,7 +25,6 @@ from ..model import EndpointFunction
 from .base import Rule
 from .context import RuleContext
 
-T = TypeVar("T")
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -167,28 +165,14 @@ class _Frame:
     def is_async(self) -> bool:
         return isinstance(self.node, ast.AsyncFunctionDef)
 
-    facts: dict[str, object] | None = None
-    """The module's ``ModuleScope.facts``: what is computed of a function here is kept there, for
-    the next check of the unchanged module."""
-
-    def _kept(self, kind: str, compute: Callable[[], T]) -> T:
-        if self.facts is None or self.node is None:
-            return compute()
-        key = f"{kind}:{id(self.node)}"
-        kept = self.facts.get(key)
-        if kept is None or kept[0] is not self.node:  # type: ignore[index]
-            kept = (self.node, compute())
-            self.facts[key] = kept
-        return kept[1]  # type: ignore[index,return-value]
-
     @cached_property
     def locals(self) -> set[str]:
-        return self._kept("call-frame-locals", lambda: local_names(self.node) if self.node is not None else set())
+        return local_names(self.node) if self.node is not None else set()
 
     @cached_property
     def imports(self) -> dict[str, tuple[str, str]]:
         """Names bound by imports in this function: ``name -> (module, attribute)`` (``""`` for modules)."""
-        return self._kept("call-frame-imports", self._imports)
+        return self._imports()
 
     def _imports(self) -> dict[str, tuple[str, str]]:
         found: dict[str, tuple[str, str]] = {}
@@ -226,7 +210,7 @@ class _CallSites:
             for child in (*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d)):
                 self.visit(child, node, frame)
             source = self.parsed.source
-            inner = _Frame(node, frame, (source.module, source.is_package), self.scope.facts)
+            inner = _Frame(node, frame, (source.module, source.is_package))
             self.statements(node.body, inner)
             return
         if isinstance(node, ast.Call):

@@ -168,20 +168,21 @@ def check(context: RuleContext) -> Iterator[Diagnostic]:
     for endpoint in context.model.endpoints:
         if not context.owns(endpoint.path):
             continue
-        kept = _KEPT.get(id(endpoint))
+        key = (context.model.root, endpoint.path, endpoint.config_span, endpoint.name)
+        kept = _KEPT.get(key)
         if (
             kept is not None
             and kept.endpoint is endpoint
             and all(a is b for a, b in zip(kept.shared, shared))
             and all(context.scope(module) is scope for module, scope in kept.read)
         ):
-            _KEPT.move_to_end(id(endpoint))
+            _KEPT.move_to_end(key)
             yield from kept.found
             continue
         recording.read = {}
         found = tuple(_endpoint_findings(recording, project, endpoint))
-        _KEPT[id(endpoint)] = _Kept(endpoint, shared, tuple(recording.read.items()), found)
-        _KEPT.move_to_end(id(endpoint))
+        _KEPT[key] = _Kept(endpoint, shared, tuple(recording.read.items()), found)
+        _KEPT.move_to_end(key)
         if len(_KEPT) > _KEPT_LIMIT:
             _KEPT.popitem(last=False)
         yield from found
@@ -223,9 +224,10 @@ class _Kept:
 
 
 _KEPT_LIMIT = 4096
-_KEPT: OrderedDict[int, _Kept] = OrderedDict()
-"""Findings by endpoint, for the re-checks of one process (the editor's): an edit re-judges
-only the endpoints whose code, or the modules that code reads, changed."""
+_KEPT: OrderedDict[tuple[object, ...], _Kept] = OrderedDict()
+"""The newest findings of each endpoint (by project, file, configuration and name), for the
+re-checks of one process (the editor's): an edit re-judges only the endpoints whose code, or
+the modules that code reads, changed, and replaces their entries."""
 _SAME: dict[str, frozenset] = {}
 
 
