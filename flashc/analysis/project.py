@@ -251,6 +251,13 @@ _RESOLVED: OrderedDict[tuple[Path, Span], tuple[tuple[object, ...], tuple[tuple[
 resolved from (see :func:`_resolve`); an edit replaces its entry, so a session does not pile up."""
 
 
+def _same_inputs(before: tuple[object, ...], now: tuple[object, ...]) -> bool:
+    """Equal values (a root, a version) or, for name sets, the very same object (see :func:`_same`)."""
+    return len(before) == len(now) and all(
+        a is b if isinstance(a, frozenset) else a == b for a, b in zip(before, now)
+    )
+
+
 def _resolve(group: Group, build_function: FunctionBuilder, reused: tuple[object, ...]) -> Endpoint:
     """:func:`resolve_group`, reused while the group's targets are the very objects of a previous
     check (so their modules and what those read are unchanged), with the same Python version,
@@ -261,7 +268,7 @@ def _resolve(group: Group, build_function: FunctionBuilder, reused: tuple[object
     kept = _RESOLVED.get(key)
     if (
         kept is not None
-        and len(kept[0]) == len(reused) and all(a is b for a, b in zip(kept[0], reused))
+        and _same_inputs(kept[0], reused)
         and len(kept[1]) == len(members)
         and all(t is u and len(c) == len(d) and all(x is y for x, y in zip(c, d)) for (t, c), (u, d) in zip(kept[1], members))
     ):

@@ -173,7 +173,9 @@ def check(context: RuleContext) -> Iterator[Diagnostic]:
         if (
             kept is not None
             and kept.endpoint is endpoint
-            and all(a is b for a, b in zip(kept.shared, shared))
+            and kept.shared[0] == shared[0]  # the Python version; the name sets are canonical:
+            and kept.shared[1] is shared[1]
+            and kept.shared[2] is shared[2]
             and all(context.scope(module) is scope for module, scope in kept.read)
         ):
             _KEPT.move_to_end(key)
