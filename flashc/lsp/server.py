@@ -286,12 +286,11 @@ class FlashcServer(LanguageServer):
 
 
 def _settle() -> None:
-    """After a project's first check: collect, then move what survived (the project's parses,
-    kept for the re-checks) out of the collector's sight. A full collection would otherwise
-    walk all of it every so often, which stalled a re-check of a large project by a quarter
-    of a second. What is frozen stays until the server exits, which is what the caches
-    holding it intend anyway."""
-    gc.collect()
+    """After a project's first check: move what is alive (mostly the project's parses, kept for
+    the re-checks) out of the collector's sight. A full collection would otherwise walk all of
+    it every so often, which stalled a re-check of a large project by a quarter of a second
+    (and collecting first would stall the first edit as long). What is frozen stays until the
+    server exits, which is what the caches holding it intend anyway."""
     gc.freeze()
 
 
