@@ -65,15 +65,19 @@ def iter_source_paths(root: Path, config: Config) -> Iterator[tuple[Path, str]]:
     """:func:`iter_source_files`, each with its project-relative POSIX path (computed as text:
     the editor re-reads the file list on every check, and path objects cost more than the rest)."""
     excludes = pathspec.GitIgnoreSpec.from_lines([*BUILTIN_EXCLUDES, *config.exclude])
-    yield from _walk(root, str(root), "", [excludes])
+    # The built-in exclusions name directories only, and excluded directories are not entered:
+    # files need matching against them only when the configuration adds patterns of its own.
+    yield from _walk(root, str(root), "", [excludes], [excludes] if config.exclude else [])
 
 
-def _walk(root: Path, directory: str, relative_directory: str, specs: list) -> Iterator[tuple[Path, str]]:
-    """``specs`` are matchers (``match_file(relative_posix_path)``), outermost first."""
+def _walk(root: Path, directory: str, relative_directory: str, specs: list, file_specs: list) -> Iterator[tuple[Path, str]]:
+    """``specs`` are matchers (``match_file(relative_posix_path)``), outermost first; ``file_specs``
+    the part of them that can exclude a file in a directory that is not excluded."""
     gitignore = os.path.join(directory, ".gitignore")
     if os.path.isfile(gitignore):
         lines = Path(gitignore).read_text(encoding="utf-8", errors="replace").splitlines()
-        specs = [*specs, _Anchored(Path(relative_directory or "."), pathspec.GitIgnoreSpec.from_lines(lines))]
+        anchored = _Anchored(Path(relative_directory or "."), pathspec.GitIgnoreSpec.from_lines(lines))
+        specs, file_specs = [*specs, anchored], [*file_specs, anchored]
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except OSError:
@@ -83,8 +87,8 @@ def _walk(root: Path, directory: str, relative_directory: str, specs: list) -> I
         if entry.is_dir(follow_symlinks=False):
             nested_project = os.path.isfile(os.path.join(entry.path, "pyproject.toml"))
             if not nested_project and not any(spec.match_file(relative + "/") for spec in specs):
-                yield from _walk(root, entry.path, relative + "/", specs)
-        elif entry.name.endswith(".py") and not any(spec.match_file(relative) for spec in specs):
+                yield from _walk(root, entry.path, relative + "/", specs, file_specs)
+        elif entry.name.endswith(".py") and not any(spec.match_file(relative) for spec in file_specs):
             yield Path(entry.path), relative
 
 
