@@ -7,14 +7,16 @@ temporary files rather than pipes, so nothing but the child's own work is on the
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 
@@ -35,6 +37,69 @@ class Sample:
 
 
 def run_once(
+    command: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 900.0,
+) -> Sample:
+    """One run of ``command``, through the spawner when one is running (see :class:`Spawner`)."""
+    if Spawner.current is not None:
+        return Spawner.current.run(command, cwd=cwd, env=env, timeout=timeout)
+    return _run_here(command, cwd=cwd, env=env, timeout=timeout)
+
+
+class Spawner:
+    """A small process that starts the measured commands.
+
+    Linux counts the memory of the process a child was forked from in the child's peak RSS
+    (``ru_maxrss`` survives ``exec``), so commands forked from the harness, which grows while it
+    runs, would all report the harness's size. This process stays small: it is started first,
+    and forks every measured command.
+    """
+
+    current: Spawner | None = None
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.measure", "--serve"],
+            cwd=Path(__file__).resolve().parents[1], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+
+    def run(self, command: Sequence[str], *, cwd: Path | None, env: Mapping[str, str] | None, timeout: float) -> Sample:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        request = {"command": list(command), "cwd": str(cwd) if cwd else None, "env": dict(env) if env is not None else None, "timeout": timeout}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise BenchError("the benchmark's spawner process died")
+        return Sample(**json.loads(answer))
+
+    @classmethod
+    def start(cls) -> None:
+        if cls.current is None:
+            cls.current = cls()
+
+    @classmethod
+    def stop(cls) -> None:
+        if cls.current is not None:
+            assert cls.current.process.stdin is not None
+            cls.current.process.stdin.close()
+            cls.current.process.wait(30)
+            cls.current = None
+
+
+def _serve() -> None:
+    for line in sys.stdin:
+        request = json.loads(line)
+        cwd = Path(request["cwd"]) if request["cwd"] else None
+        sample = _run_here(request["command"], cwd=cwd, env=request["env"], timeout=request["timeout"])
+        sys.stdout.write(json.dumps(asdict(sample)) + "\n")
+        sys.stdout.flush()
+
+
+def _run_here(
     command: Sequence[str],
     *,
     cwd: Path | None = None,
@@ -94,3 +159,7 @@ def repeat(
             )
         samples.append(sample)
     return samples
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--serve"]:
+    _serve()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import report
 from .cases import Context, build, check, lsp, runtime
+from .measure import Spawner
 
 REPO = Path(__file__).resolve().parents[1]
 CASES: dict[str, Callable[[Context], tuple[str, list[report.Row]]]] = {
@@ -60,20 +61,28 @@ def main(argv: list[str] | None = None) -> int:
 
     context = Context(work=args.work.resolve(), runs=args.runs, quick=args.quick, progress=progress)
     all_rows: list[report.Row] = []
-    for case in args.cases:
-        progress(f"== {case}")
-        about, rows = CASES[case](context)
-        if args.quick:
-            about = "**Quick run (smaller inputs, fewer runs): not a measurement.** " + about
-        report.store(args.results, case, about, rows)
-        all_rows += rows
-        for row in rows:
-            print(report.render_row(row))
+    Spawner.start()  # before this process grows: see Spawner
+    try:
+        for case in args.cases:
+            all_rows += _run_case(case, context, args)
+    finally:
+        Spawner.stop()
     command = "python -m bench.run" + (" --quick" if args.quick else "")
     args.output.write_text(report.render(report.load(args.results), "scripts/bench" if not args.quick else command), encoding="utf-8")
     met, missed = report.verdicts(all_rows)
     progress(f"wrote {args.output} ({met} targets met, {missed} missed in this run)")
     return 0
+
+
+def _run_case(case: str, context: Context, args: argparse.Namespace) -> list[report.Row]:
+    context.progress(f"== {case}")
+    about, rows = CASES[case](context)
+    if args.quick:
+        about = "**Quick run (smaller inputs, fewer runs): not a measurement.** " + about
+    report.store(args.results, case, about, rows)
+    for row in rows:
+        print(report.render_row(row))
+    return rows
 
 
 if __name__ == "__main__":

@@ -115,3 +115,19 @@ def test_lsp_debounce_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
     else:
         monkeypatch.setenv("FLASHC_LSP_DEBOUNCE", value)
     assert server._debounce() == seconds
+
+
+def test_the_spawner_runs_commands_from_a_small_process() -> None:
+    from bench.measure import Spawner
+
+    code = "import sys; block = bytearray(64 * 2**20); block[::4096] = b'x' * len(block[::4096]); print('ok'); sys.exit(3)"
+    Spawner.start()
+    try:
+        sample = run_once([sys.executable, "-c", code])
+        small = run_once([sys.executable, "-c", "pass"])
+    finally:
+        Spawner.stop()
+    assert Spawner.current is None
+    assert (sample.returncode, sample.stdout) == (3, "ok\n")
+    assert sample.peak_rss_mb >= 64
+    assert small.peak_rss_mb < 64  # not the size of the process that asked for it
