@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 
 class BenchError(Exception):
@@ -117,16 +118,26 @@ def _run_here(
             timer.cancel()
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
         return Sample(
             wall=wall,
             cpu=usage.ru_utime + usage.ru_stime,
             peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
             returncode=process.returncode,
-            stdout=out.read().decode(errors="replace"),
-            stderr=err.read().decode(errors="replace"),
+            stdout=_tail(out),
+            stderr=_tail(err),
         )
+
+
+OUTPUT_KEPT = 64 * 1024
+"""Bytes of a command's output kept (its end): enough for an error message. Reading all of it
+(ruff prints megabytes on the standard library) would grow this process, and a process forked
+from a large one reports that size as its own peak (Linux keeps the high-water mark over exec)."""
+
+
+def _tail(stream: IO[bytes]) -> str:
+    size = stream.seek(0, os.SEEK_END)
+    stream.seek(max(0, size - OUTPUT_KEPT))
+    return stream.read().decode(errors="replace")
 
 
 def _kill(pid: int) -> None:
