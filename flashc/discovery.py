@@ -58,19 +58,19 @@ def iter_source_files(root: Path, config: Config) -> Iterator[Path]:
     A subdirectory with its own pyproject.toml is another project and is not entered.
     """
     for path, _ in iter_source_paths(root, config):
-        yield path
+        yield Path(path)
 
 
-def iter_source_paths(root: Path, config: Config) -> Iterator[tuple[Path, str]]:
-    """:func:`iter_source_files`, each with its project-relative POSIX path (computed as text:
-    the editor re-reads the file list on every check, and path objects cost more than the rest)."""
+def iter_source_paths(root: Path, config: Config) -> Iterator[tuple[str, str]]:
+    """:func:`iter_source_files` as text: each file's path and its project-relative POSIX path
+    (the editor re-reads the file list on every check, and path objects cost more than the rest)."""
     excludes = pathspec.GitIgnoreSpec.from_lines([*BUILTIN_EXCLUDES, *config.exclude])
     # The built-in exclusions name directories only, and excluded directories are not entered:
     # files need matching against them only when the configuration adds patterns of its own.
     yield from _walk(root, str(root), "", [excludes], [excludes] if config.exclude else [])
 
 
-def _walk(root: Path, directory: str, relative_directory: str, specs: list, file_specs: list) -> Iterator[tuple[Path, str]]:
+def _walk(root: Path, directory: str, relative_directory: str, specs: list, file_specs: list) -> Iterator[tuple[str, str]]:
     """``specs`` are matchers (``match_file(relative_posix_path)``), outermost first; ``file_specs``
     the part of them that can exclude a file in a directory that is not excluded."""
     gitignore = os.path.join(directory, ".gitignore")
@@ -89,7 +89,7 @@ def _walk(root: Path, directory: str, relative_directory: str, specs: list, file
             if not nested_project and not any(spec.match_file(relative + "/") for spec in specs):
                 yield from _walk(root, entry.path, relative + "/", specs, file_specs)
         elif entry.name.endswith(".py") and not any(spec.match_file(relative) for spec in file_specs):
-            yield Path(entry.path), relative
+            yield entry.path, relative
 
 
 class _Anchored:

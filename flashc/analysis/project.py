@@ -137,18 +137,18 @@ _READ: OrderedDict[tuple[str, str, str, bool, bytes], SourceFile] = OrderedDict(
 reads every file again (an edit elsewhere may have saved it) but decodes only what changed."""
 
 
-def _read(root: Path, file: Path, relative: str, name: str, is_package: bool) -> SourceFile | Diagnostic:
+def _read(root: Path, file: str, relative: str, name: str, is_package: bool) -> SourceFile | Diagnostic:
     try:
         with open(file, "rb") as stream:
             data = stream.read()
     except OSError:
-        return read_source(root, file, name, is_package)  # says why
+        return read_source(root, Path(file), name, is_package)  # says why
     key = (str(root), relative, name, is_package, data)
     cached = _READ.get(key)
     if cached is not None:
         _READ.move_to_end(key)
         return cached
-    source = read_source(root, file, name, is_package)
+    source = read_source(root, Path(file), name, is_package)
     if isinstance(source, SourceFile) and _unchanged(file, data):  # not rewritten between the reads
         _READ[key] = source
         if len(_READ) > _READ_LIMIT:
@@ -156,9 +156,10 @@ def _read(root: Path, file: Path, relative: str, name: str, is_package: bool) ->
     return source
 
 
-def _unchanged(file: Path, data: bytes) -> bool:
+def _unchanged(file: str, data: bytes) -> bool:
     try:
-        return file.read_bytes() == data
+        with open(file, "rb") as stream:
+            return stream.read() == data
     except OSError:
         return False
 
