@@ -24,7 +24,7 @@ from ..model import Endpoint, EndpointFunction, ModuleSummary, ProjectModel, Rou
 from . import body
 from .discover import Declaration, Target, discover
 from .evaluate import Evaluator, ModuleScope
-from .parse import ParsedModule, parse_module, read_source
+from .parse import ParsedModule, decode_source, parse_module, read_source
 from .resolve import FunctionBuilder, Group, group_targets, resolve_group
 from .symbols import collect_bindings, resolve_relative
 
@@ -148,20 +148,12 @@ def _read(root: Path, file: str, relative: str, name: str, is_package: bool) -> 
     if cached is not None:
         _READ.move_to_end(key)
         return cached
-    source = read_source(root, Path(file), name, is_package)
-    if isinstance(source, SourceFile) and _unchanged(file, data):  # not rewritten between the reads
+    source = decode_source(relative, name, data, is_package)
+    if isinstance(source, SourceFile):
         _READ[key] = source
         if len(_READ) > _READ_LIMIT:
             _READ.popitem(last=False)
     return source
-
-
-def _unchanged(file: str, data: bytes) -> bool:
-    try:
-        with open(file, "rb") as stream:
-            return stream.read() == data
-    except OSError:
-        return False
 
 
 def analyse_sources(
