@@ -140,9 +140,11 @@ def _check_project(
     sources, unreadable = read_sources(root, config, overrides)
     candidates = candidate_modules(sources)
     texts = {source.path: source.text for source in sources.values()}
-    key = cache.cache_key(config, ((sources[m].path, sources[m].text) for m in candidates))
-    directory = cache.cache_directory(root, options.cache_dir)
-    raw = cache.load(directory, root, key) if options.use_cache else None
+    raw = None
+    if options.use_cache:  # the key hashes every candidate file: not worth it for an editor's re-check
+        key = cache.cache_key(config, ((sources[m].path, sources[m].text) for m in candidates))
+        directory = cache.cache_directory(root, options.cache_dir)
+        raw = cache.load(directory, root, key)
     if raw is None:
         raw = run_rules(analyse_sources(root, config, sources, [], candidates), options.jobs or _available_cores())
         if options.use_cache:

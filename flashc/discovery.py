@@ -57,28 +57,39 @@ def iter_source_files(root: Path, config: Config) -> Iterator[Path]:
 
     A subdirectory with its own pyproject.toml is another project and is not entered.
     """
+    for path, _ in iter_source_paths(root, config):
+        yield Path(path)
+
+
+def iter_source_paths(root: Path, config: Config) -> Iterator[tuple[str, str]]:
+    """:func:`iter_source_files` as text: each file's path and its project-relative POSIX path
+    (the editor re-reads the file list on every check, and path objects cost more than the rest)."""
     excludes = pathspec.GitIgnoreSpec.from_lines([*BUILTIN_EXCLUDES, *config.exclude])
-    yield from _walk(root, root, [excludes])
+    # The built-in exclusions name directories only, and excluded directories are not entered:
+    # files need matching against them only when the configuration adds patterns of its own.
+    yield from _walk(root, str(root), "", [excludes], [excludes] if config.exclude else [])
 
 
-def _walk(root: Path, directory: Path, specs: list) -> Iterator[Path]:
-    """``specs`` are matchers (``match_file(relative_posix_path)``), outermost first."""
-    gitignore = directory / ".gitignore"
-    if gitignore.is_file():
-        lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
-        specs = [*specs, _Anchored(directory.relative_to(root), pathspec.GitIgnoreSpec.from_lines(lines))]
+def _walk(root: Path, directory: str, relative_directory: str, specs: list, file_specs: list) -> Iterator[tuple[str, str]]:
+    """``specs`` are matchers (``match_file(relative_posix_path)``), outermost first; ``file_specs``
+    the part of them that can exclude a file in a directory that is not excluded."""
+    gitignore = os.path.join(directory, ".gitignore")
+    if os.path.isfile(gitignore):
+        lines = Path(gitignore).read_text(encoding="utf-8", errors="replace").splitlines()
+        anchored = _Anchored(Path(relative_directory or "."), pathspec.GitIgnoreSpec.from_lines(lines))
+        specs, file_specs = [*specs, anchored], [*file_specs, anchored]
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except OSError:
         return
     for entry in entries:
-        relative = Path(entry.path).relative_to(root).as_posix()
+        relative = relative_directory + entry.name
         if entry.is_dir(follow_symlinks=False):
             nested_project = os.path.isfile(os.path.join(entry.path, "pyproject.toml"))
             if not nested_project and not any(spec.match_file(relative + "/") for spec in specs):
-                yield from _walk(root, Path(entry.path), specs)
-        elif entry.name.endswith(".py") and not any(spec.match_file(relative) for spec in specs):
-            yield Path(entry.path)
+                yield from _walk(root, entry.path, relative + "/", specs, file_specs)
+        elif entry.name.endswith(".py") and not any(spec.match_file(relative) for spec in file_specs):
+            yield entry.path, relative
 
 
 class _Anchored:
@@ -106,12 +117,19 @@ def find_nested_projects(directory: Path) -> list[Path]:
     return found
 
 
-def module_name(relative: Path) -> tuple[str, bool]:
+def module_name(relative: Path | str) -> tuple[str, bool]:
     """``pkg/sub/mod.py`` -> ``("pkg.sub.mod", False)``; ``pkg/__init__.py`` -> ``("pkg", True)``.
 
-    A leading ``src/`` is dropped, since that is the import root of a src layout.
+    A leading ``src/`` is dropped, since that is the import root of a src layout. ``relative``
+    may be a path or a project-relative POSIX string.
     """
-    parts = list(relative.with_suffix("").parts)
+    if isinstance(relative, str):
+        parts = relative.split("/")
+        dot = parts[-1].rfind(".")
+        if 0 < dot < len(parts[-1]) - 1:  # the suffix, as ``PurePath.with_suffix("")`` sees it
+            parts[-1] = parts[-1][:dot]
+    else:
+        parts = list(relative.with_suffix("").parts)
     if len(parts) > 1 and parts[0] == "src":
         parts = parts[1:]
     is_package = parts[-1] == "__init__"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 
+from ..diagnostics import Span
 from ..model import BodyImport, EndpointCall, Method, Parameter
 from .evaluate import ModuleScope
 from .parse import unparse
@@ -65,8 +66,28 @@ def imports_and_calls(
 
     Imports at any depth are what the worker imports itself; calls are matched
     directly (``embed()``), through a module (``workers.embed()``) or through an
-    in-body import.
+    in-body import. The walk depends on this module's text alone, so it is kept with
+    the parse (``scope.facts``) and re-checks of an unchanged module skip it; only
+    which modules are local and which callees are endpoints is decided anew.
     """
+    key = f"body-walk:{id(node)}"
+    walked = scope.facts.get(key)
+    if walked is None or walked[0] is not node:
+        walked = (node, *_walk_body(scope, node))
+        scope.facts[key] = walked
+    _, imported, called = walked
+    imports = tuple(BodyImport(module, names, span, bool(module) and is_local(module)) for module, names, span in imported)
+    calls = tuple(
+        EndpointCall(f"{callee[0]}:{callee[1]}", span, awaited)
+        for callee, span, awaited in called
+        if callee != own and is_endpoint(*callee)
+    )
+    return imports, calls
+
+
+def _walk_body(scope: ModuleScope, node: ast.AST) -> tuple[list[tuple[str, tuple[str, ...], Span]], list[tuple[tuple[str, str], Span, bool]]]:
+    """``(module, names, span)`` of each import statement (``names`` empty for ``import m``)
+    and ``(callee, span, awaited)`` of each call whose callee is a module-level name."""
     import_nodes: list[ast.Import | ast.ImportFrom] = []
     calls: list[ast.Call] = []
     awaited: set[int] = set()
@@ -78,26 +99,26 @@ def imports_and_calls(
         elif isinstance(child, ast.Await):
             awaited.add(id(child.value))
     source = scope.parsed.source
-    imports: list[BodyImport] = []
+    imports: list[tuple[str, tuple[str, ...], Span]] = []
     names: dict[str, tuple[str, str]] = {}
     for statement in import_nodes:
         span = scope.parsed.span(statement)
         if isinstance(statement, ast.Import):
             for alias in statement.names:
-                imports.append(BodyImport(alias.name, (), span, is_local(alias.name)))
+                imports.append((alias.name, (), span))
                 top = alias.name.split(".")[0]
                 names[alias.asname or top] = (alias.name if alias.asname else top, "")
         else:
             module = resolve_relative(source.module, source.is_package, statement.level, statement.module)
-            imports.append(BodyImport(module, tuple(a.name for a in statement.names), span, bool(module) and is_local(module)))
+            imports.append((module, tuple(a.name for a in statement.names), span))
             for alias in statement.names:
                 names[alias.asname or alias.name] = (module, alias.name)
-    endpoint_calls = []
+    called = []
     for call in calls:
         callee = _callee(scope, call.func, names)
-        if callee is not None and callee != own and is_endpoint(*callee):
-            endpoint_calls.append(EndpointCall(f"{callee[0]}:{callee[1]}", scope.parsed.span(call), id(call) in awaited))
-    return tuple(imports), tuple(endpoint_calls)
+        if callee is not None:
+            called.append((callee, scope.parsed.span(call), id(call) in awaited))
+    return imports, called
 
 
 def _callee(scope: ModuleScope, func: ast.expr, imported: dict[str, tuple[str, str]]) -> tuple[str, str] | None:

@@ -48,7 +48,7 @@ def discover(scope: ModuleScope, evaluator: Evaluator) -> tuple[list[Target], li
     """All endpoint targets of a module, plus diagnostics for declarations flashc cannot read."""
     targets: list[Target] = []
     problems: list[Diagnostic] = []
-    for node, enclosing in _definitions(scope.parsed.tree.body, None):
+    for node, enclosing in _decorated(scope):
         declarations = []
         for decorator in node.decorator_list:
             value = evaluator.expression(scope, decorator, decorator.lineno)
@@ -59,6 +59,30 @@ def discover(scope: ModuleScope, evaluator: Evaluator) -> tuple[list[Target], li
             targets.append(Target(scope, node, tuple(declarations), enclosing))
     targets.extend(_applied_targets(scope, evaluator, problems))
     return targets, problems
+
+
+def _decorated(scope: ModuleScope) -> tuple[tuple[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, str | None], ...]:
+    """The decorated definitions of :func:`_definitions`: found once per module text (kept with
+    its parse, so an editor re-check walks only the modules that changed)."""
+    kept = scope.facts.get("decorated-definitions")
+    if kept is None:
+        kept = tuple((node, enclosing) for node, enclosing in _definitions(scope.parsed.tree.body, None) if node.decorator_list)
+        scope.facts["decorated-definitions"] = kept
+    return kept  # type: ignore[return-value]
+
+
+def _applied_calls(scope: ModuleScope) -> tuple[tuple[ast.stmt, ast.Call], ...]:
+    """Module-level statements of the form ``x = f(...)(...)`` or ``f(...)(...)``, once per module text."""
+    kept = scope.facts.get("applied-calls")
+    if kept is None:
+        found = []
+        for statement in scope.parsed.tree.body:
+            call = statement.value if isinstance(statement, (ast.Assign, ast.Expr)) else None
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Call):
+                found.append((statement, call))
+        kept = tuple(found)
+        scope.facts["applied-calls"] = kept
+    return kept  # type: ignore[return-value]
 
 
 def _definitions(
@@ -146,13 +170,13 @@ def _short(node: ast.expr) -> str:
 
 def _applied_targets(scope: ModuleScope, evaluator: Evaluator, problems: list[Diagnostic]) -> Iterator[Target]:
     """``x = remote(cfg)(fn)`` and ``Endpoint(...)(Cls)`` at module level."""
+    applied_calls = _applied_calls(scope)
+    if not applied_calls:
+        return
     definitions = {
         node.name: node for node in scope.parsed.tree.body if isinstance(node, DEFINITION)
     }
-    for statement in scope.parsed.tree.body:
-        call = statement.value if isinstance(statement, (ast.Assign, ast.Expr)) else None
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Call)):
-            continue
+    for statement, call in applied_calls:
         value = evaluator.expression(scope, call, statement.lineno)
         if not (isinstance(value, Known) and isinstance(value.value, Applied)):
             continue

@@ -141,6 +141,11 @@ def read_source(root: Path, file: Path, module: str, is_package: bool) -> Source
         data = file.read_bytes()
     except OSError as error:
         return _unreadable(relative, f"cannot be read: {error.strerror or error}")
+    return decode_source(relative, module, data, is_package)
+
+
+def decode_source(relative: str, module: str, data: bytes, is_package: bool) -> SourceFile | Diagnostic:
+    """The text of a file's bytes, as :func:`read_source` reads them."""
     if b"\0" in data:
         return _unreadable(relative, "is a binary file, not Python source")
     try:

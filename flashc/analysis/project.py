@@ -18,14 +18,14 @@ from pathlib import Path
 from flashc_runtime.sdk import tables
 
 from ..config import Config
-from ..diagnostics import Diagnostic
-from ..discovery import iter_source_files, module_name
+from ..diagnostics import Diagnostic, Span
+from ..discovery import iter_source_paths, module_name
 from ..model import Endpoint, EndpointFunction, ModuleSummary, ProjectModel, Route, SourceFile
 from . import body
-from .discover import Target, discover
+from .discover import Declaration, Target, discover
 from .evaluate import Evaluator, ModuleScope
-from .parse import ParsedModule, parse_module, read_source
-from .resolve import group_targets, resolve_group
+from .parse import ParsedModule, decode_source, parse_module, read_source
+from .resolve import FunctionBuilder, Group, group_targets, resolve_group
 from .symbols import collect_bindings, resolve_relative
 
 _SDK_MENTION = re.compile(r"\b(?:{})\b".format("|".join(tables.SDK_MODULES)))
@@ -120,16 +120,40 @@ def read_sources(root: Path, config: Config, overrides: Mapping[str, str] | None
     """Every project file as text (module name -> source), plus FC902 for unreadable ones."""
     diagnostics: list[Diagnostic] = []
     sources: dict[str, SourceFile] = {}
-    for file in iter_source_files(root, config):
-        relative = file.relative_to(root)
+    for file, relative in iter_source_paths(root, config):
         name, is_package = module_name(relative)
-        text = overrides.get(relative.as_posix()) if overrides else None
-        source = SourceFile(relative.as_posix(), name, text, is_package) if text is not None else read_source(root, file, name, is_package)
+        text = overrides.get(relative) if overrides else None
+        source = SourceFile(relative, name, text, is_package) if text is not None else _read(root, file, relative, name, is_package)
         if isinstance(source, Diagnostic):
             diagnostics.append(source)
         elif name and name not in sources:
             sources[name] = source
     return sources, diagnostics
+
+
+_READ_LIMIT = 8192
+_READ: OrderedDict[tuple[str, str, str, bool, bytes], SourceFile] = OrderedDict()
+"""Decoded files by their bytes, shared by the analyses of one process: an editor re-check
+reads every file again (an edit elsewhere may have saved it) but decodes only what changed."""
+
+
+def _read(root: Path, file: str, relative: str, name: str, is_package: bool) -> SourceFile | Diagnostic:
+    try:
+        with open(file, "rb") as stream:
+            data = stream.read()
+    except OSError:
+        return read_source(root, Path(file), name, is_package)  # says why
+    key = (str(root), relative, name, is_package, data)
+    cached = _READ.get(key)
+    if cached is not None:
+        _READ.move_to_end(key)
+        return cached
+    source = decode_source(relative, name, data, is_package)
+    if isinstance(source, SourceFile):
+        _READ[key] = source
+        if len(_READ) > _READ_LIMIT:
+            _READ.popitem(last=False)
+    return source
 
 
 def analyse_sources(
@@ -140,25 +164,28 @@ def analyse_sources(
     candidates: set[str] | frozenset[str] | None = None,
 ) -> Analysis:
     scopes = ModuleScopes(sources)
-    evaluator = Evaluator(scopes, _package_names(sources))
+    package_names = _package_names(sources)
+    evaluator = Evaluator(scopes, package_names)
     candidates = candidate_modules(sources) if candidates is None else candidates
     targets: list[Target] = []
+    names = _same(root, "modules", frozenset(sources))
     for name in sorted(candidates):
         scope = scopes.get(name)
         if scope is None:
             continue
-        found, problems = discover(scope, evaluator)
+        found, problems = _discover(root, name, scope, scopes, names, package_names)
         targets.extend(found)
         diagnostics.extend(problems)
 
-    endpoint_names = {(t.scope.parsed.name, t.node.name) for t in targets}
+    endpoint_names = _same(root, "endpoints", frozenset((t.scope.parsed.name, t.node.name) for t in targets))
 
     def build_function(target: Target, routes: tuple[Route, ...], local: bool) -> EndpointFunction:
         return _endpoint_function(target, routes, local, endpoint_names, evaluator.is_local_module)
 
     python_version = config.python_version or tables.DEFAULT_PYTHON_VERSION
     groups = group_targets(targets, diagnostics)
-    endpoints = _merge_identical([resolve_group(group, build_function, python_version) for group in groups])
+    reused = (root, python_version, endpoint_names, names)
+    endpoints = _merge_identical([_resolve(group, build_function, reused) for group in groups])
     endpoints.sort(key=lambda e: (e.path, e.config_span.start, e.name or ""))
     diagnostics.extend(scopes.diagnostics)
     counts: dict[str, int] = {}
@@ -178,6 +205,127 @@ def analyse_sources(
         diagnostics=tuple(sorted(set(diagnostics), key=Diagnostic.sort_key)),
     )
     return Analysis(model, sources, scopes, frozenset(candidates))
+
+
+@dataclass(frozen=True, slots=True)
+class _Discovered:
+    """One module's discovery and everything it read: valid while all of it is unchanged."""
+
+    scope: ModuleScope
+    read: tuple[tuple[str, ModuleScope | None], ...]
+    """The other modules its evaluation looked up, as they were."""
+    names: frozenset[str]
+    """The project's module names (which imports are local)."""
+    targets: tuple[Target, ...]
+    problems: tuple[Diagnostic, ...]
+
+
+_DISCOVERED_LIMIT = 4096
+_DISCOVERED: OrderedDict[tuple[Path, str], _Discovered] = OrderedDict()
+"""The newest discovery of each module of each project, for the re-checks of one process
+(least recently used first, bounded like the parses it holds)."""
+_NAMES: dict[tuple[Path, str], frozenset] = {}
+
+
+def _same(root: Path, kind: str, names: frozenset) -> frozenset:
+    """``names`` (the project's module names, or its endpoint functions), as the very object of
+    the previous check of ``root`` when equal: then what was computed with them is valid after
+    one identity test, not a comparison of every name."""
+    previous = _NAMES.get((root, kind))
+    if previous is not None and previous == names:
+        return previous
+    _NAMES[(root, kind)] = names
+    return names
+
+
+_RESOLVED_LIMIT = 4096
+_RESOLVED: OrderedDict[tuple[Path, Span], tuple[tuple[object, ...], tuple[tuple[Target, tuple[Declaration, ...]], ...], Endpoint]] = OrderedDict()
+"""The newest endpoint resolved for each configuration of each project, with what it was
+resolved from (see :func:`_resolve`); an edit replaces its entry, so a session does not pile up."""
+
+
+def _same_inputs(before: tuple[object, ...], now: tuple[object, ...]) -> bool:
+    """Equal values (a root, a version) or, for name sets, the very same object (see :func:`_same`)."""
+    return len(before) == len(now) and all(
+        a is b if isinstance(a, frozenset) else a == b for a, b in zip(before, now)
+    )
+
+
+def _resolve(group: Group, build_function: FunctionBuilder, reused: tuple[object, ...]) -> Endpoint:
+    """:func:`resolve_group`, reused while the group's targets are the very objects of a previous
+    check (so their modules and what those read are unchanged), with the same Python version,
+    endpoint functions and module names (``reused``: what the endpoint's facts depend on beyond
+    its own modules)."""
+    members = tuple((target, tuple(chosen)) for target, chosen in group.members)
+    key = (reused[0], group.config_span)  # type: ignore[index]
+    kept = _RESOLVED.get(key)
+    if (
+        kept is not None
+        and _same_inputs(kept[0], reused)
+        and len(kept[1]) == len(members)
+        and all(t is u and len(c) == len(d) and all(x is y for x, y in zip(c, d)) for (t, c), (u, d) in zip(kept[1], members))
+    ):
+        _RESOLVED.move_to_end(key)
+        return kept[2]
+    endpoint = resolve_group(group, build_function, reused[1])  # type: ignore[arg-type]
+    _RESOLVED[key] = (reused, members, endpoint)
+    _RESOLVED.move_to_end(key)
+    if len(_RESOLVED) > _RESOLVED_LIMIT:
+        _RESOLVED.popitem(last=False)
+    return endpoint
+
+
+class _Recording(Mapping[str, ModuleScope]):
+    """The project's scopes, noting each module looked up (what a discovery depends on)."""
+
+    def __init__(self, scopes: ModuleScopes) -> None:
+        self._scopes = scopes
+        self.read: dict[str, ModuleScope | None] = {}
+
+    def __getitem__(self, name: str) -> ModuleScope:
+        try:
+            scope = self._scopes[name]
+        except KeyError:
+            self.read[name] = None
+            raise
+        self.read[name] = scope
+        return scope
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._scopes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._scopes)
+
+    def __len__(self) -> int:
+        return len(self._scopes)
+
+
+def _discover(
+    root: Path, name: str, scope: ModuleScope, scopes: ModuleScopes, names: frozenset[str], package_names: frozenset[str]
+) -> tuple[tuple[Target, ...], tuple[Diagnostic, ...]]:
+    """:func:`discover` of one module, reused while the module, the modules its evaluation read
+    and the set of project modules are unchanged (parses are shared by content, so unchanged
+    means the same object). Each module is evaluated on its own, so what it reads is complete;
+    targets of different modules using one configuration still group together, by where the
+    configuration is created."""
+    kept = _DISCOVERED.get((root, name))
+    if (
+        kept is not None
+        and kept.scope is scope
+        and kept.names is names
+        and all(scopes.get(other) is was for other, was in kept.read)
+    ):
+        _DISCOVERED.move_to_end((root, name))
+        return kept.targets, kept.problems
+    recording = _Recording(scopes)
+    found, problems = discover(scope, Evaluator(recording, package_names))
+    recording.read.pop(name, None)
+    _DISCOVERED[(root, name)] = _Discovered(scope, tuple(recording.read.items()), names, tuple(found), tuple(problems))
+    _DISCOVERED.move_to_end((root, name))
+    if len(_DISCOVERED) > _DISCOVERED_LIMIT:
+        _DISCOVERED.popitem(last=False)
+    return tuple(found), tuple(problems)
 
 
 def _merge_identical(endpoints: list[Endpoint]) -> list[Endpoint]:
@@ -217,10 +365,11 @@ def _package_names(sources: Mapping[str, SourceFile]) -> frozenset[str]:
 
 def candidate_modules(sources: Mapping[str, SourceFile]) -> set[str]:
     """Modules that mention the SDK, or import (transitively) a project module that does."""
-    candidates = {name for name, source in sources.items() if _mentions_sdk(source.text)}
+    scans = {name: _scan(source) for name, source in sources.items()}
+    candidates = {name for name, (mentions, _) in scans.items() if mentions}
     if not candidates:
         return candidates
-    imports = {name: _imported_modules(source) for name, source in sources.items() if name not in candidates}
+    imports = {name: imported for name, (_, imported) in scans.items() if name not in candidates}
     changed = True
     while changed:
         changed = False
@@ -229,6 +378,23 @@ def candidate_modules(sources: Mapping[str, SourceFile]) -> set[str]:
                 candidates.add(name)
                 changed = True
     return candidates
+
+
+_SCANNED_LIMIT = 8192
+_SCANNED: OrderedDict[SourceFile, tuple[bool, frozenset[str]]] = OrderedDict()
+""":func:`_scan` by source, for the re-checks of one process (only edited files are scanned again)."""
+
+
+def _scan(source: SourceFile) -> tuple[bool, frozenset[str]]:
+    """Whether ``source`` mentions the SDK, and the project modules it may import."""
+    scanned = _SCANNED.get(source)
+    if scanned is None:
+        mentions = _mentions_sdk(source.text)
+        scanned = (mentions, frozenset() if mentions else frozenset(_imported_modules(source)))
+        _SCANNED[source] = scanned
+        if len(_SCANNED) > _SCANNED_LIMIT:
+            _SCANNED.popitem(last=False)
+    return scanned
 
 
 def _mentions_sdk(text: str) -> bool:

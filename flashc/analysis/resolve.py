@@ -57,7 +57,7 @@ class Group:
 
 def group_targets(targets: list[Target], problems: list[Diagnostic]) -> list[Group]:
     """Group targets by configuration object; a target belongs to its first declaration's group."""
-    groups: dict[int, Group] = {}
+    groups: dict[Span, Group] = {}
     for target in targets:
         keyed = [(_group_key(d), d) for d in target.declarations]
         key = keyed[0][0]
@@ -88,9 +88,12 @@ def _config_call(declaration: Declaration) -> SdkCall | None:
     return None
 
 
-def _group_key(declaration: Declaration) -> int:
+def _group_key(declaration: Declaration) -> Span:
+    """Where the configuration object is created (an SDK call's identity is where it happens):
+    the same for every module that uses it, even when each module's discovery evaluated it
+    separately (an editor re-check rediscovers only the modules that changed)."""
     config = _config_call(declaration)
-    return id(config if config is not None else declaration.decorator)
+    return config.span if config is not None else declaration.decorator.span
 
 
 def _new_group(declaration: Declaration) -> Group:

@@ -9,7 +9,6 @@ endpoint's parameters: the worker rejects them otherwise, after a cold start.
 from __future__ import annotations
 
 import ast
-import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from ..diagnostics import Diagnostic, Note, Severity
 from ..model import EndpointFunction
 from .base import Rule
 from .context import RuleContext
+
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -88,26 +88,68 @@ def check(context: RuleContext) -> Iterator[Diagnostic]:
     }
     if not endpoints:
         return
-    names = {name for _, name in endpoints}
-    # Only statements with a line that looks like a call of an endpoint name are walked.
-    call_pattern = re.compile(r"(?<!def )\b(?:{})\s*\(".format("|".join(map(re.escape, sorted(names)))))
+    names = _same_names(frozenset(name for _, name in endpoints))
     for module in sorted(context.analysis.candidates):
         if not context.owns(module):
             continue
-        source = context.analysis.sources[module]
-        offsets = [m.start() for m in call_pattern.finditer(source.text)]
-        if not offsets:
-            continue
-        line_starts = [0, *(m.end() for m in re.finditer("\n", source.text))]
-        lines = {bisect.bisect_right(line_starts, offset) for offset in offsets}
         scope = context.scope(module)
         if scope is None:
             continue
         walker = _CallSites(scope, endpoints, names)
+        for call, parent, frame in _sites(scope, names):
+            walker.judge(call, parent, frame)
+        yield from walker.found
+
+
+_NAMES: list[frozenset[str]] = []
+"""The endpoint function names of the previous check (see :func:`_same_names`)."""
+
+
+def _same_names(names: frozenset[str]) -> frozenset[str]:
+    """``names``, as the previous check's very object when equal: call sites found with them
+    stay valid after one identity test."""
+    if _NAMES and _NAMES[0] == names:
+        return _NAMES[0]
+    _NAMES[:] = [names]
+    return names
+
+
+def _sites(scope: ModuleScope, names: frozenset[str]) -> list[tuple[ast.Call, ast.AST | None, _Frame]]:
+    """Calls of a name in ``names`` with their parent node and function, once per module text
+    and set of names (kept with the parse: an editor re-check walks only the edited module)."""
+    kept = scope.facts.get("call-sites")
+    if kept is not None and kept[0] is names:  # type: ignore[index]
+        return kept[1]  # type: ignore[index,return-value]
+    # Only statements with a line that looks like a call of an endpoint name are walked.
+    lines = {line for name, found in _call_like_lines(scope).items() if name in names for line in found}
+    walker = _CallSites(scope, {}, names)
+    if lines:
         for statement in scope.parsed.tree.body:
             if any(statement.lineno <= line <= (statement.end_lineno or statement.lineno) for line in lines):
                 walker.visit(statement, None, _Frame(None))
-        yield from walker.found
+    scope.facts["call-sites"] = (names, walker.sites)
+    return walker.sites
+
+
+_CALL_LIKE = re.compile(r"(?<!def )\b((?!\d)\w+)\s*\(")
+"""A name followed by ``(``, except after ``def``: one pass over the text, whatever the number
+of endpoint names (an alternation of a thousand names made this rule the slowest part of a check)."""
+
+
+def _call_like_lines(scope: ModuleScope) -> dict[str, set[int]]:
+    """Name -> the lines where it is followed by ``(``, once per module text (kept with its parse)."""
+    kept = scope.facts.get("call-like-lines")
+    if kept is None:
+        text = scope.parsed.source.text
+        matches = [(m.group(1), m.start()) for m in _CALL_LIKE.finditer(text)]
+        kept = {}
+        line, previous = 1, 0
+        for name, offset in matches:
+            line += text.count("\n", previous, offset)
+            previous = offset
+            kept.setdefault(name, set()).add(line)
+        scope.facts["call-like-lines"] = kept
+    return kept  # type: ignore[return-value]
 
 
 @dataclass
@@ -130,6 +172,9 @@ class _Frame:
     @cached_property
     def imports(self) -> dict[str, tuple[str, str]]:
         """Names bound by imports in this function: ``name -> (module, attribute)`` (``""`` for modules)."""
+        return self._imports()
+
+    def _imports(self) -> dict[str, tuple[str, str]]:
         found: dict[str, tuple[str, str]] = {}
         if self.node is None:
             return found
@@ -146,12 +191,13 @@ class _Frame:
 
 
 class _CallSites:
-    def __init__(self, scope: ModuleScope, endpoints: dict[tuple[str, str], EndpointFunction], names: set[str]) -> None:
+    def __init__(self, scope: ModuleScope, endpoints: dict[tuple[str, str], EndpointFunction], names: frozenset[str]) -> None:
         self.scope = scope
         self.parsed = scope.parsed
         self.endpoints = endpoints
         self.names = names
         self.found: list[Diagnostic] = []
+        self.sites: list[tuple[ast.Call, ast.AST | None, _Frame]] = []
 
     # --- walking, with each node's parent ----------------------------------------------------
 
@@ -168,18 +214,18 @@ class _CallSites:
             self.statements(node.body, inner)
             return
         if isinstance(node, ast.Call):
-            self._call(node, parent, frame)
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+            if name in self.names:
+                self.sites.append((node, parent, frame))
         for child in ast.iter_child_nodes(node):
             self.visit(child, node, frame)
 
     # --- one call ------------------------------------------------------------------------------
 
-    def _call(self, call: ast.Call, parent: ast.AST | None, frame: _Frame) -> None:
-        func = call.func
-        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-        if name not in self.names:
-            return
-        key = self._callee(func, frame)
+    def judge(self, call: ast.Call, parent: ast.AST | None, frame: _Frame) -> None:
+        """Findings of one call site (see :func:`_sites`) against the endpoints of this check."""
+        key = self._callee(call.func, frame)
         function = self.endpoints.get(key) if key else None
         if function is None:
             return

@@ -78,10 +78,15 @@ class RuleContext:
         scope = self.scope(function.module)
         if scope is None:
             return None
-        for node in self.module_facts(function.module, "definitions", _definitions).get(function.name, ()):
-            if scope.parsed.name_span(node) == function.span:
-                return node
-        return None
+        found: dict[tuple[str, Span], DefinitionNode | None] = scope.facts.setdefault("definition-at", {})  # type: ignore[assignment]
+        key = (function.name, function.span)
+        if key not in found:  # once per module text: re-checks find the same node
+            found[key] = next(
+                (node for node in self.module_facts(function.module, "definitions", _definitions).get(function.name, ())
+                 if scope.parsed.name_span(node) == function.span),
+                None,
+            )
+        return found[key]
 
     def node_at(self, module: str, span: Span) -> ast.AST | None:
         """The outermost expression or statement of ``module`` written exactly at ``span``."""

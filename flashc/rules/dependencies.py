@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import bisect
 import difflib
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -157,26 +158,104 @@ RULES: tuple[Rule, ...] = (
 
 def check(context: RuleContext) -> Iterator[Diagnostic]:
     """FC404 for every endpoint; FC401–FC403 where its ``dependencies`` are known."""
-    project = _ProjectImports(context)
+    recording = _Recording(context)
+    project = _ProjectImports(recording)
+    shared = (
+        context.python_version,
+        _same("modules", frozenset(context.analysis.sources)),
+        _same("endpoints", frozenset(context.endpoint_functions)),
+    )
     for endpoint in context.model.endpoints:
         if not context.owns(endpoint.path):
             continue
-        bodies = [(function, _function_imports(context, function)) for function in endpoint.functions]
-        missing = [d for _, imports in bodies for d in _missing_modules(context, project, imports)]
-        yield from missing
-        setting = endpoint.setting("dependencies")
-        if setting is not None and setting.unresolved is not None:
-            continue  # reported as FC322
-        spans = _requirement_spans(context, endpoint)
-        yield from _invalid_requirements(endpoint, spans)
-        # ``local=True`` functions run in the caller's process, with the caller's packages.
-        remote = [imports for function, imports in bodies if not function.local]
-        declared = frozenset(filter(None, map(packages.requirement_name, endpoint.dependencies)))
-        for imports in remote:
-            yield from _undeclared(endpoint, project, imports, declared)
-        # Unused is only judged on complete code: all of it remote, every project module found.
-        if remote and len(remote) == len(bodies) and not missing:
-            yield from _unused(endpoint, project, remote, spans)
+        key = (context.model.root, endpoint.path, endpoint.config_span, endpoint.name)
+        kept = _KEPT.get(key)
+        if (
+            kept is not None
+            and kept.endpoint is endpoint
+            and kept.shared[0] == shared[0]  # the Python version; the name sets are canonical:
+            and kept.shared[1] is shared[1]
+            and kept.shared[2] is shared[2]
+            and all(context.scope(module) is scope for module, scope in kept.read)
+        ):
+            _KEPT.move_to_end(key)
+            yield from kept.found
+            continue
+        recording.read = {}
+        found = tuple(_endpoint_findings(recording, project, endpoint))
+        _KEPT[key] = _Kept(endpoint, shared, tuple(recording.read.items()), found)
+        _KEPT.move_to_end(key)
+        if len(_KEPT) > _KEPT_LIMIT:
+            _KEPT.popitem(last=False)
+        yield from found
+
+
+def _endpoint_findings(context: RuleContext, project: _ProjectImports, endpoint: Endpoint) -> Iterator[Diagnostic]:
+    bodies = [(function, _function_imports(context, function)) for function in endpoint.functions]
+    missing = [d for _, imports in bodies for d in _missing_modules(context, project, imports)]
+    yield from missing
+    setting = endpoint.setting("dependencies")
+    if setting is not None and setting.unresolved is not None:
+        return  # reported as FC322
+    spans = _requirement_spans(context, endpoint)
+    yield from _invalid_requirements(endpoint, spans)
+    # ``local=True`` functions run in the caller's process, with the caller's packages.
+    remote = [imports for function, imports in bodies if not function.local]
+    declared = frozenset(filter(None, map(packages.requirement_name, endpoint.dependencies)))
+    for imports in remote:
+        yield from _undeclared(endpoint, project, imports, declared)
+    # Unused is only judged on complete code: all of it remote, every project module found.
+    if remote and len(remote) == len(bodies) and not missing:
+        yield from _unused(endpoint, project, remote, spans)
+
+
+# --- reusing an endpoint's findings in the next check -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """One endpoint's findings and everything they were computed from."""
+
+    endpoint: Endpoint
+    """The very object: the analysis reuses it while its modules and what they read are unchanged."""
+    shared: tuple[object, ...]
+    """The workers' Python, the project's module names and its endpoint functions."""
+    read: tuple[tuple[str, ModuleScope | None], ...]
+    """Every other module the findings looked into, as it was."""
+    found: tuple[Diagnostic, ...]
+
+
+_KEPT_LIMIT = 4096
+_KEPT: OrderedDict[tuple[object, ...], _Kept] = OrderedDict()
+"""The newest findings of each endpoint (by project, file, configuration and name), for the
+re-checks of one process (the editor's): an edit re-judges only the endpoints whose code, or
+the modules that code reads, changed, and replaces their entries."""
+_SAME: dict[str, frozenset] = {}
+
+
+def _same(kind: str, value: frozenset) -> frozenset:
+    """``value``, as the previous check's very object when equal (validity is then one identity test)."""
+    previous = _SAME.get(kind)
+    if previous is not None and previous == value:
+        return previous
+    _SAME[kind] = value
+    return value
+
+
+class _Recording:
+    """The rule context, noting each module whose parse the findings look into."""
+
+    def __init__(self, context: RuleContext) -> None:
+        self._context = context
+        self.read: dict[str, ModuleScope | None] = {}
+
+    def scope(self, module: str) -> ModuleScope | None:
+        scope = self._context.scope(module)
+        self.read[module] = scope
+        return scope
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._context, name)
 
 
 # --- reading imports --------------------------------------------------------------------------
@@ -215,7 +294,13 @@ def _function_imports(context: RuleContext, function: EndpointFunction) -> tuple
     node = context.definition(function)
     if scope is None or node is None:
         return ()
-    return tuple(_imports(scope, _import_statements([node], module_level=False)))
+    # The imports depend on the module's text alone: kept with its parse for later checks.
+    key = f"dependency-imports:{id(node)}"
+    kept = scope.facts.get(key)
+    if kept is None or kept[0] is not node:  # type: ignore[index]
+        kept = (node, tuple(_imports(scope, _import_statements([node], module_level=False))))
+        scope.facts[key] = kept
+    return kept[1]  # type: ignore[index,return-value]
 
 
 def _imports(scope: ModuleScope, statements: Iterable[tuple[ImportNode, bool]]) -> Iterator[_Import]:
@@ -317,7 +402,7 @@ class _ProjectImports:
         self._roots = frozenset(module.partition(".")[0] for module in self.sources)
         self._stdlib = packages.stdlib_modules(context.python_version)
         self._module_level: dict[str, tuple[_Import, ...]] = {}
-        self._below: dict[tuple[str, ...], tuple[tuple[str, _Import], ...]] = {}
+        self._below: dict[tuple[str, ...], tuple[tuple[tuple[str, _Import], ...], tuple[str, ...]]] = {}
 
     def is_project(self, item: _Import) -> bool:
         """Relative, or of a top-level project module (a project ``types.py`` does not hide ``types``)."""
@@ -353,12 +438,15 @@ class _ProjectImports:
         """``(project module, import)`` for each third-party import that loading ``modules`` runs."""
         key = tuple(modules)
         if key not in self._below:
-            self._below[key] = tuple(self._walk(modules))
-        return self._below[key]
+            seen: set[str] = set()
+            self._below[key] = (tuple(self._walk(modules, seen)), tuple(seen))
+        found, seen_then = self._below[key]
+        for module in seen_then:  # what an endpoint's findings depend on, also when shared
+            self._context.scope(module)
+        return found
 
-    def _walk(self, modules: list[str]) -> Iterator[tuple[str, _Import]]:
+    def _walk(self, modules: list[str], seen: set[str]) -> Iterator[tuple[str, _Import]]:
         """Depth first in source order, each module once: import cycles are common, chains long."""
-        seen: set[str] = set()
         stack: list[Iterator[tuple[str, _Import | None]]] = [((module, None) for module in modules)]
         while stack:
             module, item = next(stack[-1], ("", None))
@@ -380,11 +468,19 @@ class _ProjectImports:
 
     def _imports_of(self, module: str) -> tuple[_Import, ...]:
         """The module-level imports of project ``module`` (parsed once per check)."""
+        scope = self._context.scope(module)  # also when known: the recording notes it
         if module not in self._module_level:
-            scope = self._context.scope(module)
-            statements = () if scope is None else _import_statements(scope.parsed.tree.body, module_level=True)
-            self._module_level[module] = () if scope is None else tuple(_imports(scope, statements))
+            self._module_level[module] = () if scope is None else _module_level_imports(scope)
         return self._module_level[module]
+
+
+def _module_level_imports(scope: ModuleScope) -> tuple[_Import, ...]:
+    """A module's module-level imports, once per module text (kept with its parse)."""
+    kept = scope.facts.get("module-level-imports")
+    if kept is None:
+        kept = tuple(_imports(scope, _import_statements(scope.parsed.tree.body, module_level=True)))
+        scope.facts["module-level-imports"] = kept
+    return kept  # type: ignore[return-value]
 
 
 def _ancestors(module: str) -> list[str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -82,8 +82,25 @@ class Suppression:
         return self.listed is None or any(item.code == diagnostic.code for item in self.codes)
 
 
+_FOUND_LIMIT = 8192
+_FOUND: OrderedDict[tuple[str, str], tuple[Suppression, ...]] = OrderedDict()
+"""Suppressions by file and text, for the re-checks of one process (an editor's): every check
+looks at every file of the project, and only the edited one has changed."""
+
+
 def find_suppressions(path: str, text: str) -> list[Suppression]:
     """The suppression comments of one file (``path`` is project-relative POSIX)."""
+    key = (path, text)
+    found = _FOUND.get(key)
+    if found is None:
+        found = tuple(_find_suppressions(path, text))
+        _FOUND[key] = found
+        if len(_FOUND) > _FOUND_LIMIT:
+            _FOUND.popitem(last=False)
+    return list(found)
+
+
+def _find_suppressions(path: str, text: str) -> list[Suppression]:
     lowered = text.lower()  # plain substring tests: far faster than a case-insensitive regex
     if "flashc:" not in lowered and "noqa" not in lowered:
         return []
