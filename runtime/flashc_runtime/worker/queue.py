@@ -73,6 +73,10 @@ class QueueEndpoint:
         self._signatures = {
             key: _signature(target) for key, target in self._targets.items()
         }
+        self._keywords = {
+            key: _keyword_names(signature)
+            for key, signature in self._signatures.items()
+        }
 
     async def handler(self, job: Mapping[str, Any]) -> Any:
         """The runpod handler: run the job's target with its input and return the result."""
@@ -132,7 +136,8 @@ class QueueEndpoint:
                 f"{_ARGS_KEY} must be a list of positional arguments, got {type(args).__name__}"
             )
         signature = self._signatures[key]
-        if signature is not None:
+        keywords = self._keywords[key]  # plain keyword calls are judged without bind(), which costs more than a small job
+        if signature is not None and (args or keywords is None or not _fits(keywords, kwargs)):
             try:
                 signature.bind(*args, **kwargs)
             except TypeError as error:
@@ -191,6 +196,31 @@ def _signature(target: Callable[..., Any]) -> inspect.Signature | None:
         ValueError,
     ):  # some builtins have none; the call itself will check
         return None
+
+
+def _keyword_names(
+    signature: inspect.Signature | None,
+) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(every parameter, the required ones) of a signature of plain named parameters only.
+
+    None when a call needs ``bind`` to be judged: no signature, ``*args``/``**kwargs``, or
+    positional-only parameters.
+    """
+    if signature is None:
+        return None
+    plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    parameters = signature.parameters.values()
+    if any(p.kind not in plain for p in parameters):
+        return None
+    names = frozenset(p.name for p in parameters)
+    required = frozenset(p.name for p in parameters if p.default is inspect.Parameter.empty)
+    return names, required
+
+
+def _fits(keywords: tuple[frozenset[str], frozenset[str]], kwargs: dict[str, Any]) -> bool:
+    names, required = keywords
+    given = kwargs.keys()
+    return given <= names and required <= given
 
 
 def _elapsed_ms(started: float) -> float:

@@ -275,3 +275,28 @@ def test_pickled_arguments_are_decoded_only_where_the_endpoint_allows_them(monke
         _asyncio.run(endpoint.handler(job))
     monkeypatch.setenv("FLASHC_PICKLE_PICKLES", "1")
     assert _asyncio.run(endpoint.handler(job)) == "set"
+
+
+def test_keyword_calls_are_judged_exactly_as_signature_bind_judges_them() -> None:
+    import inspect
+
+    def plain(a: int, b: int = 2, *, c: int, d: int = 4) -> None: ...
+    def positional_only(a: int, /, b: int = 2) -> None: ...
+    def keywords(a: int, **rest: int) -> None: ...
+    def nothing() -> None: ...
+
+    calls = [{}, {"a": 1}, {"a": 1, "c": 3}, {"a": 1, "b": 2, "c": 3, "d": 4}, {"c": 3}, {"a": 1, "c": 3, "e": 5}, {"b": 2}]
+    for function in (plain, positional_only, keywords, nothing, total):
+        endpoint = QueueEndpoint("w", functions={"f": function})
+        for call in calls:
+            try:
+                inspect.signature(function).bind(**call)
+                expected = None
+            except TypeError as error:
+                expected = f"f(): {error}"
+            try:
+                endpoint._parse(dict(call))
+                got = None
+            except InvalidInputError as error:
+                got = str(error)
+            assert got == expected, (function.__name__, call)
