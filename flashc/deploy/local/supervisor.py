@@ -147,7 +147,8 @@ class Supervisor:
             self._add(endpoint)
         self.started_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         write_json_atomically(runtime_path(self.spec_path), self._runtime())
-        self.log.info("listening on %s (pid %d), %d endpoint(s)", self.url, self.pid, len(self.pools))
+        loop_name = type(loop).__module__.split(".")[0]  # "uvloop" or "asyncio"
+        self.log.info("listening on %s (pid %d, %s loop), %d endpoint(s)", self.url, self.pid, loop_name, len(self.pools))
         ticker = asyncio.ensure_future(self._tick())
         try:
             await self._stopping.wait()
@@ -360,9 +361,10 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
         try:
             import uvloop
         except ImportError:
-            pass
-        else:
-            return uvloop.run(main)
+            uvloop = None
+        run = getattr(uvloop, "run", None)  # uvloop 0.18 and later
+        if run is not None:
+            return int(run(main))
     return asyncio.run(main)
 
 

@@ -154,20 +154,20 @@ class QueueEndpoint:
 
     def _select(self, requested: object) -> str:
         """The target a job names, or the only one; anything else lists the choices."""
+        if requested is None and len(self._targets) == 1:
+            return next(iter(self._targets))
+        if isinstance(requested, str) and requested in self._targets:
+            return requested
         available = ", ".join(sorted(self._targets))
         what = "method" if self._selector == _METHOD_KEY else "function"
         if requested is None:
-            if len(self._targets) == 1:
-                return next(iter(self._targets))
             raise InvalidInputError(
                 f"endpoint {self.name!r} has several {what}s; name one with "
                 f"{self._selector!r} in the input (available: {available})"
             )
-        if not isinstance(requested, str) or requested not in self._targets:
-            raise InvalidInputError(
-                f"unknown {what} {requested!r} on endpoint {self.name!r} (available: {available})"
-            )
-        return requested
+        raise InvalidInputError(
+            f"unknown {what} {requested!r} on endpoint {self.name!r} (available: {available})"
+        )
 
     async def _call(self, key: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Await async targets; run sync ones in a thread so that concurrent jobs overlap."""
