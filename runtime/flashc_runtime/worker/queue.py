@@ -95,7 +95,7 @@ class QueueEndpoint:
             key, args, kwargs = self._parse(raw)
             result = await self._call(key, args, kwargs)
         except BaseException as error:
-            self._log.info(
+            self._log_after_answer(
                 "%s job %s %s failed after %.1f ms: %s",
                 self.name,
                 job_id,
@@ -104,10 +104,22 @@ class QueueEndpoint:
                 type(error).__name__,
             )
             raise
-        self._log.info(
+        self._log_after_answer(
             "%s job %s %s done in %.1f ms", self.name, job_id, key, _elapsed_ms(started)
         )
         return _protect_output(result)
+
+    def _log_after_answer(self, message: str, *args: Any) -> None:
+        """Log ``message`` (INFO) once the event loop's current pass is over.
+
+        The job's answer is sent in this pass (by the stdio worker, or by the SDK), so the
+        log line, whose record and formatting cost about as much as a small job, follows it
+        instead of delaying it.
+        """
+        try:
+            asyncio.get_running_loop().call_soon(self._log.info, message, *args)
+        except RuntimeError:  # no running loop: log now
+            self._log.info(message, *args)
 
     def start_config(self) -> dict[str, Any]:
         """The argument of ``runpod.serverless.start``."""

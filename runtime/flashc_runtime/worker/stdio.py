@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import logging
 import os
 import sys
 import threading
@@ -166,63 +165,6 @@ class _Lines(asyncio.Protocol):
             self._on_line(None)
 
 
-GLUE_LOGGER = "flashc_runtime.worker"
-"""The logger of the worker glue (:mod:`._logging`): its lines are held until the loop's pass ends."""
-
-
-class _AfterThisPass(logging.Handler):
-    """Passes records on to ``target`` once the event loop's current pass is over.
-
-    The glue logs a job's "done in ... ms" line just before the job's answer is sent. Written
-    at once, that line reached the supervisor first, which then read it, redacted it and wrote
-    it to the endpoint's log before it even saw the answer, on every round trip. Held until the
-    pass ends, it follows the answer, and the supervisor handles it after replying.
-    """
-
-    def __init__(self, target: logging.Handler, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(target.level)
-        self.target = target
-        self._loop = loop
-        self._thread = threading.get_ident()
-        self._held: list[logging.LogRecord] = []
-        self._scheduled = False
-
-    def emit(self, record: logging.LogRecord) -> None:  # called under self.lock
-        self._held.append(record)
-        if self._scheduled:
-            return
-        self._scheduled = True
-        try:
-            if threading.get_ident() == self._thread:
-                self._loop.call_soon(self.flush)
-            else:
-                self._loop.call_soon_threadsafe(self.flush)
-        except RuntimeError:  # the loop is closed: nothing is held back any more
-            self.flush()
-
-    def flush(self) -> None:
-        with self.lock:  # type: ignore[union-attr]
-            held, self._held = self._held, []
-            self._scheduled = False
-        for record in held:
-            self.target.handle(record)
-        self.target.flush()
-
-
-def _hold_glue_logs(loop: asyncio.AbstractEventLoop) -> list[_AfterThisPass]:
-    logger = logging.getLogger(GLUE_LOGGER)
-    holders = [_AfterThisPass(handler, loop) for handler in logger.handlers]
-    logger.handlers = list(holders)
-    return holders
-
-
-def _release_glue_logs(holders: list[_AfterThisPass]) -> None:
-    logger = logging.getLogger(GLUE_LOGGER)
-    logger.handlers = [holder.target for holder in holders]
-    for holder in holders:
-        holder.flush()
-
-
 async def _start_reading(incoming: IO[bytes], on_line: LineCallback) -> None:
     """Read ``incoming`` on the event loop when it is a pipe; otherwise (a file, a terminal) in a thread."""
     loop = asyncio.get_running_loop()
@@ -262,14 +204,6 @@ def _finished(task: asyncio.Task[None], job_id: Any, running: dict[Any, asyncio.
 
 
 async def _serve(handler: Handler, limit: int, incoming: IO[bytes], protocol: _Protocol) -> None:
-    holders = _hold_glue_logs(asyncio.get_running_loop())
-    try:
-        await _serve_jobs(handler, limit, incoming, protocol)
-    finally:
-        _release_glue_logs(holders)
-
-
-async def _serve_jobs(handler: Handler, limit: int, incoming: IO[bytes], protocol: _Protocol) -> None:
     slots = asyncio.Semaphore(limit)
     running: dict[Any, asyncio.Task[None]] = {}
     ended = asyncio.Event()

@@ -300,3 +300,27 @@ def test_keyword_calls_are_judged_exactly_as_signature_bind_judges_them() -> Non
             except InvalidInputError as error:
                 got = str(error)
             assert got == expected, (function.__name__, call)
+
+
+def test_the_log_line_follows_the_answer_in_the_next_pass_of_the_loop() -> None:
+    import logging
+
+    logger = logging.getLogger("flashc_runtime.worker")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    endpoint = QueueEndpoint("w", functions={"add": add})
+
+    async def scenario() -> tuple[object, int, int]:
+        answer = await endpoint.handler({"id": "job-7", "input": {"a": 1}})
+        logged_with_the_answer = len(records)
+        await asyncio.sleep(0)
+        return answer, logged_with_the_answer, len(records)
+
+    try:
+        answer, before, after = asyncio.run(scenario())
+    finally:
+        logger.removeHandler(handler)
+    assert (answer, before, after) == (3, 0, 1)
+    assert "job-7 add done in" in records[0].getMessage()
