@@ -13,7 +13,6 @@ Errors are JSON objects ``{"error": "<message>"}``.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable, Mapping
@@ -150,10 +149,7 @@ class SupervisorApp:
             raise _HTTPError(503, str(error)) from None
         if action == "run":
             return {"id": job.id, "status": JobStatus.IN_QUEUE.value}
-        try:
-            await asyncio.wait_for(job.done.wait(), wait_ms / 1000)
-        except asyncio.TimeoutError:
-            pass
+        await job.wait(wait_ms / 1000)
         return job.view()
 
     def _queue_pool(self, name: str) -> Pool:

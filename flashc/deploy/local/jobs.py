@@ -44,6 +44,7 @@ class Job:
     output: Any = None
     error: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    _waiters: list[asyncio.Future[None]] = field(default_factory=list, repr=False)
 
     @property
     def final(self) -> bool:
@@ -63,7 +64,31 @@ class Job:
         self.error = error
         self.finished = time.monotonic()
         self.done.set()
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
         return True
+
+    async def wait(self, timeout: float) -> None:
+        """Until the job is in a final state, or ``timeout`` seconds passed (no error then).
+
+        A bare future and a timer, not ``wait_for(done.wait())``: that wraps the wait in a
+        task of its own, and its extra trips through the event loop were a measurable part
+        of a ``runsync`` round trip.
+        """
+        if self.final:
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_later(timeout, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
 
     def view(self) -> dict[str, Any]:
         """The job as RunPod's ``status``/``runsync`` return it."""
@@ -81,6 +106,11 @@ class Job:
         if self.error is not None:
             body["error"] = self.error
         return body
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _ms(seconds: float) -> int:

@@ -257,7 +257,10 @@ class Pool:
         job = Job(self.name, job_input)
         self.store.add(job)
         self.queue.append(job)
-        self.reconcile()
+        if self.queue[0] is job:  # nothing waits before it: a free worker takes it now, not a loop pass later
+            self._dispatch()
+        if self.queue:  # taken at once, it needs no scaling pass (idle timeouts are the supervisor's tick's)
+            self.reconcile()
         return job
 
     def cancel(self, job: Job) -> Job:
@@ -308,7 +311,8 @@ class Pool:
                     worker_id=worker.id,
                 ),
             )
-        self.reconcile()
+        if self.queue or worker.state is not WorkerState.READY:  # work to hand out, or a draining worker to stop
+            self.reconcile()
 
     # -- load-balanced requests ----------------------------------------------------------------
 

@@ -73,6 +73,10 @@ class QueueEndpoint:
         self._signatures = {
             key: _signature(target) for key, target in self._targets.items()
         }
+        self._keywords = {
+            key: _keyword_names(signature)
+            for key, signature in self._signatures.items()
+        }
 
     async def handler(self, job: Mapping[str, Any]) -> Any:
         """The runpod handler: run the job's target with its input and return the result."""
@@ -91,7 +95,7 @@ class QueueEndpoint:
             key, args, kwargs = self._parse(raw)
             result = await self._call(key, args, kwargs)
         except BaseException as error:
-            self._log.info(
+            self._log_after_answer(
                 "%s job %s %s failed after %.1f ms: %s",
                 self.name,
                 job_id,
@@ -100,10 +104,22 @@ class QueueEndpoint:
                 type(error).__name__,
             )
             raise
-        self._log.info(
+        self._log_after_answer(
             "%s job %s %s done in %.1f ms", self.name, job_id, key, _elapsed_ms(started)
         )
         return _protect_output(result)
+
+    def _log_after_answer(self, message: str, *args: Any) -> None:
+        """Log ``message`` (INFO) once the event loop's current pass is over.
+
+        The job's answer is sent in this pass (by the stdio worker, or by the SDK), so the
+        log line, whose record and formatting cost about as much as a small job, follows it
+        instead of delaying it.
+        """
+        try:
+            asyncio.get_running_loop().call_soon(self._log.info, message, *args)
+        except RuntimeError:  # no running loop: log now
+            self._log.info(message, *args)
 
     def start_config(self) -> dict[str, Any]:
         """The argument of ``runpod.serverless.start``."""
@@ -132,7 +148,8 @@ class QueueEndpoint:
                 f"{_ARGS_KEY} must be a list of positional arguments, got {type(args).__name__}"
             )
         signature = self._signatures[key]
-        if signature is not None:
+        keywords = self._keywords[key]  # plain keyword calls are judged without bind(), which costs more than a small job
+        if signature is not None and (args or keywords is None or not _fits(keywords, kwargs)):
             try:
                 signature.bind(*args, **kwargs)
             except TypeError as error:
@@ -149,20 +166,20 @@ class QueueEndpoint:
 
     def _select(self, requested: object) -> str:
         """The target a job names, or the only one; anything else lists the choices."""
+        if requested is None and len(self._targets) == 1:
+            return next(iter(self._targets))
+        if isinstance(requested, str) and requested in self._targets:
+            return requested
         available = ", ".join(sorted(self._targets))
         what = "method" if self._selector == _METHOD_KEY else "function"
         if requested is None:
-            if len(self._targets) == 1:
-                return next(iter(self._targets))
             raise InvalidInputError(
                 f"endpoint {self.name!r} has several {what}s; name one with "
                 f"{self._selector!r} in the input (available: {available})"
             )
-        if not isinstance(requested, str) or requested not in self._targets:
-            raise InvalidInputError(
-                f"unknown {what} {requested!r} on endpoint {self.name!r} (available: {available})"
-            )
-        return requested
+        raise InvalidInputError(
+            f"unknown {what} {requested!r} on endpoint {self.name!r} (available: {available})"
+        )
 
     async def _call(self, key: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Await async targets; run sync ones in a thread so that concurrent jobs overlap."""
@@ -191,6 +208,31 @@ def _signature(target: Callable[..., Any]) -> inspect.Signature | None:
         ValueError,
     ):  # some builtins have none; the call itself will check
         return None
+
+
+def _keyword_names(
+    signature: inspect.Signature | None,
+) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(every parameter, the required ones) of a signature of plain named parameters only.
+
+    None when a call needs ``bind`` to be judged: no signature, ``*args``/``**kwargs``, or
+    positional-only parameters.
+    """
+    if signature is None:
+        return None
+    plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    parameters = signature.parameters.values()
+    if any(p.kind not in plain for p in parameters):
+        return None
+    names = frozenset(p.name for p in parameters)
+    required = frozenset(p.name for p in parameters if p.default is inspect.Parameter.empty)
+    return names, required
+
+
+def _fits(keywords: tuple[frozenset[str], frozenset[str]], kwargs: dict[str, Any]) -> bool:
+    names, required = keywords
+    given = kwargs.keys()
+    return given <= names and required <= given
 
 
 def _elapsed_ms(started: float) -> float:

@@ -4,6 +4,7 @@ stopped, and the tests check that none is left."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -242,14 +243,14 @@ def write_spec(path: Path, built: Path, log_dir: Path, endpoints: dict[str, dict
     return path
 
 
-def start(spec_path: Path) -> Running:
+def start(spec_path: Path, **env: str) -> Running:
     output = spec_path.with_suffix(".out")
     with output.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "flashc.deploy.local.supervisor", "--spec", str(spec_path)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=clean_env(PYTHONPATH=str(Path(spec_path).parent / "not-for-workers")),
+            env=clean_env(PYTHONPATH=str(Path(spec_path).parent / "not-for-workers"), **env),
         )
     try:
         return Running(spec_path, process, output)
@@ -521,6 +522,19 @@ def test_admin_shutdown(built: Path, tmp_path: Path) -> None:
     wait_for(lambda: not any(alive(pid) for pid in pids), 5, "the worker to be gone")
     assert not runtime_path(spec).exists()
     running.client.close()
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "auto"])
+def test_the_event_loop_is_uvloop_where_installed_unless_asked_for_asyncio(built: Path, tmp_path: Path, loop: str) -> None:
+    spec = write_spec(tmp_path / "local.json", built, tmp_path / "logs", {"jobs": {"workers_min": 1}})
+    running = start(spec, FLASHC_LOOP=loop)
+    try:
+        answers = [running.client.post("/v2/jobs/runsync", json={"input": {"__function": "add", "a": n}}).json() for n in range(3)]
+        assert [(a["status"], a["output"]) for a in answers] == [("COMPLETED", 2), ("COMPLETED", 3), ("COMPLETED", 4)]
+    finally:
+        assert running.terminate() == 0
+    expected = "uvloop" if loop == "auto" and importlib.util.find_spec("uvloop") else "asyncio"
+    assert f"{expected} loop)" in (tmp_path / "logs" / "supervisor.log").read_text()
 
 
 def test_a_bad_spec_exits_1(tmp_path: Path) -> None:

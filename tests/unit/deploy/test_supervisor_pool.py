@@ -445,3 +445,52 @@ def test_finished_jobs_are_forgotten_after_a_while() -> None:
     assert store.get(jobs[3].id) is jobs[3]  # unfinished jobs are never dropped
     store.prune(now=(jobs[2].finished or 0) + 11)
     assert store.get(jobs[1].id) is None and store.get(jobs[2].id) is None and len(store) == 1
+
+
+def test_a_job_for_a_free_worker_is_sent_at_once_and_one_in_line_waits_its_turn() -> None:
+    async def scenario() -> None:
+        factory = FakeWorkers()
+        pool = Pool(endpoint(workers_min=1, workers_max=1), factory)
+        await settle()
+        (worker,) = factory.made
+        first = pool.submit({"n": 1})
+        assert worker.sent == [first] and first.status is JobStatus.IN_PROGRESS  # no pass of the loop needed
+        second = pool.submit({"n": 2})
+        assert worker.sent == [first] and second.status is JobStatus.IN_QUEUE and list(pool.queue) == [second]
+        worker.answer(first, output=1)
+        await settle()
+        assert worker.sent == [first, second] and second.status is JobStatus.IN_PROGRESS
+
+    run(scenario)
+
+
+def test_a_draining_worker_stops_once_it_answered_its_last_job() -> None:
+    async def scenario() -> None:
+        factory = FakeWorkers()
+        pool = Pool(endpoint(workers_min=1, workers_max=1), factory)
+        await settle()
+        (old,) = factory.made
+        job = pool.submit({})
+        pool.replace(endpoint(workers_min=1, workers_max=1, digest="two"))
+        await settle()
+        assert not old.exited
+        old.answer(job, output=None)
+        await settle()
+        assert old.exited and old.stopped_gracefully and job.status is JobStatus.COMPLETED
+        assert [w.digest for w in live(factory)] == ["two"]
+
+    run(scenario)
+
+
+def test_waiting_for_a_job_ends_when_it_finishes_or_when_the_wait_is_over() -> None:
+    async def scenario() -> None:
+        slow, quick = Job("ep", {}), Job("ep", {})
+        await slow.wait(0.01)  # nobody finishes it: the wait just ends
+        assert slow.status is JobStatus.IN_QUEUE and slow._waiters == []
+        loop = asyncio.get_running_loop()
+        loop.call_soon(lambda: quick.finish(JobStatus.COMPLETED, output=7))
+        await asyncio.wait_for(quick.wait(30), 5)
+        assert quick.view()["output"] == 7 and quick._waiters == []
+        await quick.wait(30)  # already final: returns at once
+
+    run(scenario)

@@ -275,3 +275,52 @@ def test_pickled_arguments_are_decoded_only_where_the_endpoint_allows_them(monke
         _asyncio.run(endpoint.handler(job))
     monkeypatch.setenv("FLASHC_PICKLE_PICKLES", "1")
     assert _asyncio.run(endpoint.handler(job)) == "set"
+
+
+def test_keyword_calls_are_judged_exactly_as_signature_bind_judges_them() -> None:
+    import inspect
+
+    def plain(a: int, b: int = 2, *, c: int, d: int = 4) -> None: ...
+    def positional_only(a: int, /, b: int = 2) -> None: ...
+    def keywords(a: int, **rest: int) -> None: ...
+    def nothing() -> None: ...
+
+    calls = [{}, {"a": 1}, {"a": 1, "c": 3}, {"a": 1, "b": 2, "c": 3, "d": 4}, {"c": 3}, {"a": 1, "c": 3, "e": 5}, {"b": 2}]
+    for function in (plain, positional_only, keywords, nothing, total):
+        endpoint = QueueEndpoint("w", functions={"f": function})
+        for call in calls:
+            try:
+                inspect.signature(function).bind(**call)
+                expected = None
+            except TypeError as error:
+                expected = f"f(): {error}"
+            try:
+                endpoint._parse(dict(call))
+                got = None
+            except InvalidInputError as error:
+                got = str(error)
+            assert got == expected, (function.__name__, call)
+
+
+def test_the_log_line_follows_the_answer_in_the_next_pass_of_the_loop() -> None:
+    import logging
+
+    logger = logging.getLogger("flashc_runtime.worker")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    endpoint = QueueEndpoint("w", functions={"add": add})
+
+    async def scenario() -> tuple[object, int, int]:
+        answer = await endpoint.handler({"id": "job-7", "input": {"a": 1}})
+        logged_with_the_answer = len(records)
+        await asyncio.sleep(0)
+        return answer, logged_with_the_answer, len(records)
+
+    try:
+        answer, before, after = asyncio.run(scenario())
+    finally:
+        logger.removeHandler(handler)
+    assert (answer, before, after) == (3, 0, 1)
+    assert "job-7 add done in" in records[0].getMessage()
