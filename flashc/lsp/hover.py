@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..diagnostics import Position, Span
-from ..model import Endpoint, EndpointFunction, ProjectModel, Setting
-
-SETTINGS = ("gpu", "cpu", "workers", "idle_timeout", "datacenter", "image", "max_concurrency")
-"""The settings a hover lists (the ones ``flashc inspect`` summarises), in this order."""
+from ..model import Endpoint, ProjectModel, Setting
+from ..render.inspect import SUMMARY_KEYS, format_value, signature
 
 
 def endpoint_at(model: ProjectModel, path: str, position: Position) -> tuple[Endpoint, Span] | None:
@@ -57,7 +55,7 @@ def markdown(endpoint: Endpoint) -> str:
         "",
     ]
     settings = {s.key: s for s in endpoint.settings}
-    for key in SETTINGS:
+    for key in SUMMARY_KEYS:
         if key in settings:
             lines.append(f"- {key}: {_setting(settings[key])}")
     lines.append(f"- dependencies: {', '.join(_code(d) for d in endpoint.dependencies) or 'none'}")
@@ -65,7 +63,7 @@ def markdown(endpoint: Endpoint) -> str:
         lines.append(f"- system dependencies: {', '.join(_code(d) for d in endpoint.system_dependencies)}")
     lines += ["", "Serves:", ""]
     for function in endpoint.functions:
-        lines.append(f"- {_code(_signature(function))} at {_code(_where(function.span))}")
+        lines.append(f"- {_code(signature(function))} at {_code(_where(function.span))}")
         for route in function.routes:
             route_text = f"{route.method or '?'} {route.path or '?'}"
             lines.append(f"    - {_code(route_text)}")
@@ -80,26 +78,8 @@ def markdown(endpoint: Endpoint) -> str:
 def _setting(setting: Setting) -> str:
     if setting.unresolved is not None:
         return f"unresolved ({setting.unresolved.reason})"
-    shown = _code(_value(setting.value))
+    shown = _code(format_value(setting.value))
     return f"{shown} (default)" if setting.origin == "default" else shown
-
-
-def _value(value: object) -> str:
-    if isinstance(value, list):
-        if len(value) == 2 and all(isinstance(v, int) for v in value):
-            return f"{value[0]}..{value[1]}"
-        return ", ".join(_value(v) for v in value) if value else "-"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_value(v)}" for k, v in value.items()) or "-"
-    return "-" if value is None else str(value)
-
-
-def _signature(function: EndpointFunction) -> str:
-    if function.is_class:
-        methods = ", ".join(f"{m.name}({', '.join(p.name for p in m.parameters)})" for m in function.methods)
-        return f"class {function.name}: {methods or 'no public methods'}"
-    prefix = "async def" if function.is_async else "def"
-    return f"{prefix} {function.name}({', '.join(p.name for p in function.parameters)})"
 
 
 def _where(span: Span) -> str:

@@ -132,22 +132,25 @@ def render_json(model: ProjectModel) -> str:
 
 # --- text ------------------------------------------------------------------------------------
 
-_SUMMARY_KEYS = ("gpu", "cpu", "workers", "idle_timeout", "datacenter", "image", "max_concurrency")
+SUMMARY_KEYS = ("gpu", "cpu", "workers", "idle_timeout", "datacenter", "image", "max_concurrency")
+"""The settings an endpoint's summary lists (here and in the editor's hover), in this order."""
 
 
-def _format_value(value: object) -> str:
+def format_value(value: object) -> str:
+    """A setting's JSON value as people read it (``1..3``, ``a, b``, ``k=v``, ``-``); also the editor's hover."""
     if isinstance(value, list):
         if len(value) == 2 and all(isinstance(v, int) for v in value):
             return f"{value[0]}..{value[1]}"
-        return ", ".join(_format_value(v) for v in value) if value else "-"
+        return ", ".join(format_value(v) for v in value) if value else "-"
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_format_value(v)}" for k, v in value.items()) or "-"
+        return ", ".join(f"{k}={format_value(v)}" for k, v in value.items()) or "-"
     if value is None:
         return "-"
     return str(value)
 
 
-def _signature(function: EndpointFunction) -> str:
+def signature(function: EndpointFunction) -> str:
+    """``async def f(a, b)`` / ``class C: m(x)``: how an endpoint function is listed."""
     if function.is_class:
         methods = ", ".join(f"{m.name}({', '.join(p.name for p in m.parameters)})" for m in function.methods)
         return f"class {function.name}: {methods or 'no public methods'}"
@@ -160,17 +163,17 @@ def _endpoint_text(endpoint: Endpoint) -> list[str]:
     kind = "load-balanced" if endpoint.kind.value == "load-balanced" else "queue"
     lines = [f"{name}  [{kind}, {endpoint.compute.value.upper()}, {endpoint.resource_class}]  {endpoint.config_span}"]
     for function in endpoint.functions:
-        lines.append(f"    {_signature(function)}  {function.span}")
+        lines.append(f"    {signature(function)}  {function.span}")
         for route in function.routes:
             lines.append(f"        {route.method or '?'} {route.path or '?'}")
         for call in function.endpoint_calls:
             lines.append(f"        calls {call.callee}{'' if call.awaited else ' (not awaited)'}")
     settings = {s.key: s for s in endpoint.settings}
-    for key in _SUMMARY_KEYS:
+    for key in SUMMARY_KEYS:
         setting = settings.get(key)
         if setting is None:
             continue
-        shown = f"unresolved: {setting.unresolved.reason}" if setting.unresolved else _format_value(setting.value)
+        shown = f"unresolved: {setting.unresolved.reason}" if setting.unresolved else format_value(setting.value)
         marker = "  (default)" if setting.origin == "default" else ""
         lines.append(f"    {key:<16}{shown}{marker}")
     if endpoint.dependencies:

@@ -29,7 +29,7 @@ from ... import package
 from ...config import load_config
 from .. import redaction
 from .. import state as states
-from ..local.target import Built
+from ..output import Built
 from ..plan import Action, Change, Plan
 from ..state import DeployedEndpoint, DeployState
 from . import containers, images, ports

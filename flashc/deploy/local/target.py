@@ -21,7 +21,6 @@ the system gave to another program is left alone.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -40,6 +39,7 @@ from ...errors import FlashcError
 from ...testhooks import pause_point
 from .. import redaction
 from .. import state as states
+from ..output import Built
 from ..plan import Change, Plan, compute_plan
 from ..state import DeployedEndpoint, DeployState
 from . import environments
@@ -63,31 +63,6 @@ class LocalOptions:
     """0: a free port on first deploy; later deploys keep the deployment's port."""
     isolate: bool = True
     progress: Callable[[str], None] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Built:
-    """What ``flashc build`` left in ``.flash/``, as the target needs it."""
-
-    output: Path
-    manifest: dict
-
-    @classmethod
-    def read(cls, root: Path) -> Built:
-        package.recover_output(root)  # a build killed between its renames: its previous output
-        output = root / ".flash"
-        try:
-            manifest = json.loads((output / "flash_manifest.json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DeployError(f"{root} has no build; run `flashc build` first") from None
-        return cls(output, manifest)
-
-    @property
-    def digests(self) -> dict[str, str]:
-        return dict(self.manifest.get("flashc", {}).get("endpoint_digests", {}))
-
-    def endpoint(self, name: str) -> dict:
-        return self.manifest["resources"][name]
 
 
 # --- liveness ------------------------------------------------------------------------------------

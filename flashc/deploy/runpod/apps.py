@@ -13,7 +13,8 @@ from pathlib import Path
 from flashc_runtime import deployments as runtime_deployments
 
 from .. import state as states
-from . import credentials, operations as ops
+from . import credentials
+from . import operations as ops
 from .graphql import GraphQLClient
 from .target import DeployError, teardown
 

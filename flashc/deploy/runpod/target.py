@@ -15,7 +15,6 @@ says which step failed; the next deploy plans from RunPod's state again and resu
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,12 +23,13 @@ from typing import Any
 
 from flashc_runtime import deployments as runtime_deployments
 
-from ... import package
 from ...errors import FlashcError
+from .. import output
 from .. import state as states
 from ..plan import Action, Change, Plan
 from ..state import DeployedEndpoint, DeployState
-from . import credentials, operations as ops, resources, upload
+from . import credentials, resources, upload
+from . import operations as ops
 from .graphql import GraphQLClient
 
 TARGET = "runpod"
@@ -62,27 +62,16 @@ class RunPodOptions:
 
 @dataclass(frozen=True, slots=True)
 class Built:
+    """The build, with its artifact's sha256: what tells whether RunPod already runs it."""
+
     manifest: dict
     artifact: Path
     sha256: str
 
     @classmethod
     def read(cls, root: Path) -> Built:
-        package.recover_output(root)
-        output = root / ".flash"
-        try:
-            manifest = json.loads((output / "flash_manifest.json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DeployError(f"{root} has no build; run `flashc build` first") from None
-        artifact = output / package.ARTIFACT
-        digest = hashlib.sha256()
-        try:
-            with artifact.open("rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(chunk)
-        except FileNotFoundError:
-            raise DeployError(f"{artifact} is missing; run `flashc build` again") from None
-        return cls(manifest, artifact, digest.hexdigest())
+        built = output.Built.read(root)
+        return cls(built.manifest, built.artifact, built.artifact_sha256())
 
     @property
     def names(self) -> list[str]:
